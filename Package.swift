@@ -1,0 +1,89 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// approval-gateway: an email-driven approval gateway for just-in-time access requests.
+///
+/// Dependencies point inward: pure modules (`GatewayCore`, `MailMessage`) know nothing of I/O;
+/// `GatewayStore`, `GatewayConfig` and `MailTransport` add one kind of I/O each; only the
+/// executable (through `GatewayCLI`) wires everything together.
+let package = Package(
+    name: "approval-gateway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "approval-gateway", targets: ["approval-gateway"]),
+        .library(name: "GatewayCore", targets: ["GatewayCore"]),
+        .library(name: "MailMessage", targets: ["MailMessage"]),
+        .library(name: "MailTransport", targets: ["MailTransport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: C libraries
+
+        /// libcurl, isolated behind a module map and a header of typed `curl_easy_setopt` wrappers.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+
+        // MARK: Pure logic (no I/O)
+
+        /// Domain model and the one decision function.
+        .target(name: "GatewayCore"),
+        /// MIME parsing and building, addresses, reply extraction and the command grammar.
+        .target(name: "MailMessage"),
+
+        // MARK: I/O adapters
+
+        /// SMTP sending and IMAP mailbox access over libcurl. No domain knowledge.
+        .target(
+            name: "MailTransport",
+            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]
+        ),
+        /// The SQLite store (GRDB): migrations, requests, decisions, grants, audit.
+        .target(
+            name: "GatewayStore",
+            dependencies: ["GatewayCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        /// The configuration file and the YAML directory format.
+        .target(
+            name: "GatewayConfig",
+            dependencies: ["GatewayCore", "Yams"]
+        ),
+
+        // MARK: Wiring
+
+        /// The command-line interface: every command, wired to the modules above.
+        .target(
+            name: "GatewayCLI",
+            dependencies: [
+                "GatewayCore", "GatewayStore", "GatewayConfig", "MailMessage", "MailTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "approval-gateway", dependencies: ["GatewayCLI"]),
+
+        // MARK: Tests
+
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
+        .testTarget(
+            name: "GatewayStoreTests",
+            dependencies: ["GatewayStore", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "GatewayCore"]),
+        .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI"]),
+        .testTarget(
+            name: "MailMessageTests",
+            dependencies: ["MailMessage"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "MailTransportTests", dependencies: ["MailTransport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,267 @@
+import Foundation
+import GatewayCore
+import Yams
+
+/// STARTTLS policy for `smtp://` and `imap://` URLs (`smtps://` and `imaps://` always use TLS).
+public enum StartTLSPolicy: String, Sendable, CaseIterable {
+    /// Upgrade or fail.
+    case required
+    /// Upgrade when the server offers it.
+    case opportunistic
+    /// Never upgrade (loopback test servers only).
+    case off
+}
+
+/// Outgoing mail.
+public struct SMTPSettings: Sendable, Hashable {
+    /// `smtp://host:port` or `smtps://host:port`.
+    public var url: String
+    public var username: String?
+    public var password: String?
+    /// The envelope sender and `From` address of the gateway's mail.
+    public var from: String
+    /// A CA bundle to verify the server with, instead of the system's.
+    public var caFile: String?
+    public var startTLS: StartTLSPolicy
+    /// Certificate verification; turning it off is explicit and logged.
+    public var verifyCertificates: Bool
+    public var timeoutSeconds: Int
+}
+
+/// The gateway's mailbox.
+public struct IMAPSettings: Sendable, Hashable {
+    /// `imap://host:port/FOLDER` or `imaps://host:port/FOLDER`.
+    public var url: String
+    public var username: String?
+    public var password: String?
+    public var caFile: String?
+    public var startTLS: StartTLSPolicy
+    public var verifyCertificates: Bool
+    /// Where processed replies are moved.
+    public var processedFolder: String
+    /// Where refused or unreadable mail is moved.
+    public var rejectedFolder: String
+    /// Seconds between polls when IDLE is unavailable or as a fallback.
+    public var pollIntervalSeconds: Int
+    /// Messages larger than this are not downloaded (IMAP-4).
+    public var maxMessageBytes: Int
+    public var timeoutSeconds: Int
+}
+
+/// The web server.
+public struct HTTPSettings: Sendable, Hashable {
+    /// `host:port` to listen on.
+    public var listen: String
+    /// The URL the gateway's links point to.
+    public var publicURL: String
+}
+
+/// Decisions by email reply.
+public struct ReplySettings: Sendable, Hashable {
+    /// The reply address pattern; `{key}` is replaced by the per-recipient reply key.
+    public var address: String
+    /// The `authserv-id` of the receiving mail server whose `Authentication-Results` the gateway trusts.
+    public var trustedAuthservID: String?
+    /// Whether replies must carry a passing `Authentication-Results` from the trusted server (REPLY-4).
+    public var requireAuthentication: Bool
+}
+
+/// Token signing.
+public struct SigningSettings: Sendable, Hashable {
+    /// The keys file (`KID:BASE64SECRET` per line, the first one signing); `nil` uses a file beside the database.
+    public var keysFile: String?
+}
+
+/// The gateway's configuration, read from YAML (default `config/gateway.yaml`) with environment overrides.
+///
+/// Every key may be overridden by an environment variable named `APPROVAL_GATEWAY_` followed by the
+/// key path in capitals with `_` for `.`: `smtp.password` is `APPROVAL_GATEWAY_SMTP_PASSWORD`. That is
+/// the way to give secrets. Relative paths in the file are relative to the file's directory.
+/// Unknown keys and bad values are errors that name the key.
+public struct GatewayConfiguration: Sendable, Hashable {
+    /// The SQLite database file (absolute).
+    public var database: String
+    /// The directory file imported on start (absolute), if any.
+    public var directory: String?
+    public var http: HTTPSettings
+    public var smtp: SMTPSettings
+    public var imap: IMAPSettings
+    public var reply: ReplySettings
+    public var signing: SigningSettings
+    /// The file the configuration came from, if any.
+    public var sourceFile: String?
+
+    /// The prefix of environment overrides.
+    public static let environmentPrefix = "APPROVAL_GATEWAY_"
+
+    enum Kind {
+        case string, path, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress
+    }
+
+    /// Every key the file may hold, with its kind and default.
+    static let schema: [(key: String, kind: Kind, defaultValue: String?)] = [
+        ("database", .path, "var/approval-gateway.sqlite"),
+        ("directory", .path, nil),
+        ("http.listen", .string, "127.0.0.1:8080"),
+        ("http.public_url", .url(schemes: ["http", "https"]), "http://127.0.0.1:8080"),
+        ("smtp.url", .url(schemes: ["smtp", "smtps"]), "smtp://127.0.0.1:2525"),
+        ("smtp.username", .string, nil),
+        ("smtp.password", .string, nil),
+        ("smtp.from", .email, "gateway@example.test"),
+        ("smtp.ca_file", .path, nil),
+        ("smtp.starttls", .choice(StartTLSPolicy.allCases.map(\.rawValue)), "opportunistic"),
+        ("smtp.verify_certificates", .bool, "true"),
+        ("smtp.timeout", .duration, "30s"),
+        ("imap.url", .url(schemes: ["imap", "imaps"]), "imap://127.0.0.1:1143/INBOX"),
+        ("imap.username", .string, nil),
+        ("imap.password", .string, nil),
+        ("imap.ca_file", .path, nil),
+        ("imap.starttls", .choice(StartTLSPolicy.allCases.map(\.rawValue)), "opportunistic"),
+        ("imap.verify_certificates", .bool, "true"),
+        ("imap.processed_folder", .string, "Processed"),
+        ("imap.rejected_folder", .string, "Rejected"),
+        ("imap.poll_interval", .duration, "5s"),
+        ("imap.max_message_bytes", .positiveInt, "10485760"),
+        ("imap.timeout", .duration, "60s"),
+        ("reply.address", .replyAddress, "gateway+{key}@example.test"),
+        ("reply.trusted_authserv_id", .string, nil),
+        ("reply.require_authentication", .bool, "true"),
+        ("signing.keys_file", .path, nil),
+    ]
+
+    /// Loads the configuration file at `path`, applying environment overrides.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> GatewayConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: path, problems: [FileProblem.describe(error, path: path, what: "configuration file")])
+        }
+        let base = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
+        var configuration = try parse(text, file: path, baseDirectory: base, environment: environment)
+        configuration.sourceFile = URL(fileURLWithPath: path).standardizedFileURL.path
+        return configuration
+    }
+
+    /// Parses configuration YAML; relative paths resolve against `baseDirectory`.
+    public static func parse(
+        _ text: String, file: String, baseDirectory: String, environment: [String: String] = [:]
+    ) throws(ConfigurationError) -> GatewayConfiguration {
+        var walker = YAMLWalker()
+        var values: [String: String] = [:]
+        var sources: [String: String] = [:]
+        if let root = try YAMLWalker.compose(text, file: file) {
+            flatten(root, path: "", into: &values, walker: &walker)
+        }
+        for key in values.keys { sources[key] = key }
+        for (key, _, _) in schema {
+            let variable = environmentPrefix + key.uppercased().replacingOccurrences(of: ".", with: "_")
+            if let value = environment[variable] {
+                values[key] = value
+                sources[key] = variable
+            }
+        }
+        var typed: [String: Any] = [:]
+        for (key, kind, defaultValue) in schema {
+            guard let raw = values[key] ?? defaultValue else { continue }
+            let source = sources[key] ?? key
+            if let value = convert(raw, kind: kind, baseDirectory: baseDirectory, source: source, walker: &walker) {
+                typed[key] = value
+            }
+        }
+        guard walker.problems.isEmpty else { throw ConfigurationError(file: file, problems: walker.problems) }
+        func string(_ key: String) -> String? { typed[key] as? String }
+        func int(_ key: String) -> Int { typed[key] as! Int }
+        func bool(_ key: String) -> Bool { typed[key] as! Bool }
+        func tls(_ key: String) -> StartTLSPolicy { StartTLSPolicy(rawValue: string(key)!)! }
+        let configuration = GatewayConfiguration(
+            database: string("database")!,
+            directory: string("directory"),
+            http: HTTPSettings(listen: string("http.listen")!, publicURL: string("http.public_url")!),
+            smtp: SMTPSettings(
+                url: string("smtp.url")!, username: string("smtp.username"), password: string("smtp.password"),
+                from: string("smtp.from")!, caFile: string("smtp.ca_file"), startTLS: tls("smtp.starttls"),
+                verifyCertificates: bool("smtp.verify_certificates"), timeoutSeconds: int("smtp.timeout")
+            ),
+            imap: IMAPSettings(
+                url: string("imap.url")!, username: string("imap.username"), password: string("imap.password"),
+                caFile: string("imap.ca_file"), startTLS: tls("imap.starttls"),
+                verifyCertificates: bool("imap.verify_certificates"),
+                processedFolder: string("imap.processed_folder")!, rejectedFolder: string("imap.rejected_folder")!,
+                pollIntervalSeconds: int("imap.poll_interval"), maxMessageBytes: int("imap.max_message_bytes"),
+                timeoutSeconds: int("imap.timeout")
+            ),
+            reply: ReplySettings(
+                address: string("reply.address")!, trustedAuthservID: string("reply.trusted_authserv_id"),
+                requireAuthentication: bool("reply.require_authentication")
+            ),
+            signing: SigningSettings(keysFile: string("signing.keys_file")),
+            sourceFile: nil
+        )
+        return configuration
+    }
+
+    private static func flatten(_ node: Node, path: String, into values: inout [String: String], walker: inout YAMLWalker) {
+        let sections = Set(schema.map { $0.key.split(separator: ".").first.map(String.init)! })
+        let allowed: Set<String>
+        if path.isEmpty {
+            allowed = sections
+        } else {
+            allowed = Set(schema.compactMap { entry -> String? in
+                guard entry.key.hasPrefix(path + ".") else { return nil }
+                return String(entry.key.dropFirst(path.count + 1))
+            })
+        }
+        guard let fields = walker.mapping(node, path: path, allowedKeys: allowed) else { return }
+        for (key, value) in fields {
+            let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            let isSection = schema.contains { $0.key.hasPrefix(keyPath + ".") }
+            if isSection {
+                if case .scalar(let scalar) = value, scalar.string.isEmpty || scalar.string == "~" { continue }
+                flatten(value, path: keyPath, into: &values, walker: &walker)
+            } else if case .scalar(let scalar) = value {
+                // An empty or null value means "not set" (the default applies).
+                if scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" { continue }
+                values[keyPath] = scalar.string
+            } else {
+                walker.problem(keyPath, value, "expected a single value")
+            }
+        }
+    }
+
+    private static func convert(_ raw: String, kind: Kind, baseDirectory: String, source: String, walker: inout YAMLWalker) -> Any? {
+        let value = raw.trimmingCharacters(in: .whitespaces)
+        switch kind {
+        case .string:
+            return value
+        case .path:
+            if value.hasPrefix("/") { return URL(fileURLWithPath: value).standardizedFileURL.path }
+            return URL(fileURLWithPath: baseDirectory).appendingPathComponent(value).standardizedFileURL.path
+        case .bool:
+            if let flag = DirectoryFile.parseBool(value) { return flag }
+            walker.problem(source, nil, "must be true or false, not \"\(value)\"")
+        case .positiveInt:
+            if let number = Int(value), number > 0 { return number }
+            walker.problem(source, nil, "must be a positive whole number, not \"\(value)\"")
+        case .duration:
+            if let seconds = DurationText.seconds(from: value) { return seconds }
+            walker.problem(source, nil, "must be a duration such as 30s, 5m or 1h, not \"\(value)\"")
+        case .url(let schemes):
+            if let url = URL(string: value), let scheme = url.scheme?.lowercased(), schemes.contains(scheme), url.host?.isEmpty == false {
+                return value
+            }
+            walker.problem(source, nil, "must be a URL starting with \(schemes.map { "\($0)://" }.joined(separator: " or ")), not \"\(value)\"")
+        case .choice(let choices):
+            if choices.contains(value.lowercased()) { return value.lowercased() }
+            walker.problem(source, nil, "must be one of \(choices.joined(separator: ", ")), not \"\(value)\"")
+        case .email:
+            if EmailAddress.isPlausible(value) { return value }
+            walker.problem(source, nil, "must be an email address, not \"\(value)\"")
+        case .replyAddress:
+            let sample = value.replacingOccurrences(of: "{key}", with: "k")
+            if value.contains("{key}"), EmailAddress.isPlausible(sample) { return value }
+            walker.problem(source, nil, "must be an address containing {key}, e.g. gateway+{key}@example.com, not \"\(value)\"")
+        }
+        return nil
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// The workflow a request belongs to.
+public enum RequestKind: String, Sendable, Codable, CaseIterable {
+    /// Time-boxed access: approval creates a grant that ends on its own.
+    case jit
+    /// Lifting a usage-based auto-lock: approval unlocks.
+    case unlock
+}
+
+/// Where a request is in its life. Only ``pending`` ever changes, and only once.
+public enum RequestState: String, Sendable, Codable, CaseIterable {
+    case pending, approved, denied, expired, cancelled
+
+    /// Whether the request has reached a final state.
+    public var isResolved: Bool { self != .pending }
+}
+
+/// How a decision reached the gateway.
+public enum DecisionChannel: String, Sendable, Codable, CaseIterable {
+    case cli, web, link, reply, api
+}
+
+/// What a reviewer decided.
+public enum DecisionAction: String, Sendable, Codable, CaseIterable {
+    case approve, deny
+
+    /// The state a pending request moves to.
+    public var resultingState: RequestState { self == .approve ? .approved : .denied }
+}
+
+/// A recorded decision: who, when, through which channel, and why.
+public struct Decision: Sendable, Hashable, Codable {
+    public var reviewer: String
+    public var action: DecisionAction
+    public var decidedAt: Date
+    public var channel: DecisionChannel
+    public var comment: String?
+
+    public init(reviewer: String, action: DecisionAction, decidedAt: Date, channel: DecisionChannel, comment: String?) {
+        self.reviewer = reviewer
+        self.action = action
+        self.decidedAt = decidedAt
+        self.channel = channel
+        self.comment = comment
+    }
+}
+
+/// A request for access to one resource.
+public struct AccessRequest: Sendable, Hashable, Codable, Identifiable {
+    public var id: Int64
+    public var kind: RequestKind
+    /// Email of the requester.
+    public var requester: String
+    /// Name of the resource.
+    public var resource: String
+    public var reason: String
+    /// Requested JIT duration in seconds; `nil` for ``RequestKind/unlock`` requests.
+    public var durationSeconds: Int?
+    public var state: RequestState
+    public var createdAt: Date
+    /// The deadline: a request still pending at this instant expires.
+    public var expiresAt: Date
+    /// When the request left ``RequestState/pending`` by expiry or cancellation (decisions carry their own time).
+    public var resolvedAt: Date?
+    public var decision: Decision?
+
+    public init(
+        id: Int64, kind: RequestKind, requester: String, resource: String, reason: String,
+        durationSeconds: Int?, state: RequestState, createdAt: Date, expiresAt: Date,
+        resolvedAt: Date? = nil, decision: Decision? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.requester = requester
+        self.resource = resource
+        self.reason = reason
+        self.durationSeconds = durationSeconds
+        self.state = state
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.resolvedAt = resolvedAt
+        self.decision = decision
+    }
+
+    /// Whether the request is still pending and its deadline has not passed at `now`.
+    public func isOpen(at now: Date) -> Bool { state == .pending && now < expiresAt }
+}
+
+/// Time-boxed access created by approving a JIT request.
+public struct Grant: Sendable, Hashable, Codable, Identifiable {
+    public var id: Int64
+    public var requestID: Int64
+    public var user: String
+    public var resource: String
+    public var startsAt: Date
+    public var endsAt: Date
+
+    public init(id: Int64, requestID: Int64, user: String, resource: String, startsAt: Date, endsAt: Date) {
+        self.id = id
+        self.requestID = requestID
+        self.user = user
+        self.resource = resource
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+    }
+
+    /// Whether the grant gives access at `instant`.
+    public func isActive(at instant: Date) -> Bool { startsAt <= instant && instant < endsAt }
+}
+
+/// A usage-based lock on one user's access to one resource.
+public struct AccessLock: Sendable, Hashable, Codable {
+    public var user: String
+    public var resource: String
+    public var lockedAt: Date
+    /// Set when an approved unlock request lifted the lock.
+    public var liftedAt: Date?
+
+    public init(user: String, resource: String, lockedAt: Date, liftedAt: Date? = nil) {
+        self.user = user
+        self.resource = resource
+        self.lockedAt = lockedAt
+        self.liftedAt = liftedAt
+    }
+
+    public var isLifted: Bool { liftedAt != nil }
+}

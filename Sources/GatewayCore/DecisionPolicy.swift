@@ -1,0 +1,132 @@
+import Foundation
+
+/// Why a decision attempt was refused. Every channel reports the same reasons.
+public struct DecisionRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A stable, machine-readable reason.
+    public enum Code: String, Sendable, Codable, CaseIterable {
+        /// The reviewer is not an active user of the directory.
+        case unknownReviewer = "unknown_reviewer"
+        /// The reviewer is the requester (AUTHZ-1).
+        case selfDecision = "self_decision"
+        /// The reviewer has no admin review role and is in none of the resource's approver groups (AUTHZ-2).
+        case notAllowed = "not_allowed"
+        /// The resource does not accept decisions through this channel.
+        case channelDisabled = "channel_disabled"
+        /// The request was already decided, cancelled or expired (AUTHZ-3).
+        case notPending = "not_pending"
+        /// The request was pending but its deadline has passed (AUTHZ-5).
+        case pastDeadline = "past_deadline"
+        /// The request does not exist.
+        case unknownRequest = "unknown_request"
+    }
+
+    public var code: Code
+    /// The request's state when refused for ``Code/notPending``.
+    public var state: RequestState?
+    /// Who decided, when refused for ``Code/notPending`` after a decision.
+    public var decidedBy: String?
+    public var detail: String
+
+    public init(_ code: Code, detail: String, state: RequestState? = nil, decidedBy: String? = nil) {
+        self.code = code
+        self.detail = detail
+        self.state = state
+        self.decidedBy = decidedBy
+    }
+
+    public var description: String { detail }
+}
+
+/// What entitled a reviewer to decide: recorded in the audit log as the rights snapshot.
+public enum ReviewRight: Sendable, Hashable, CustomStringConvertible {
+    /// An admin review role (`admin`, `devops`, `access_reviewer`).
+    case role(AdminRole)
+    /// Membership of one of the resource's approver groups.
+    case approverGroup(String)
+
+    public var description: String {
+        switch self {
+        case .role(let role): "role:\(role.rawValue)"
+        case .approverGroup(let group): "group:\(group)"
+        }
+    }
+}
+
+/// The one set of rules every channel decides through.
+///
+/// The policy is pure: the store gathers the facts *inside the transaction that records the
+/// decision* (the request, the reviewer and their current group memberships) and asks the policy.
+/// Rights are therefore checked at decision time, never when the email was sent (AUTHZ-2).
+public enum DecisionPolicy {
+    /// The facts a decision is judged on, read at decision time.
+    public struct Facts: Sendable {
+        public var request: AccessRequest
+        public var resource: Resource
+        /// The reviewer as the directory knows them now; `nil` when unknown.
+        public var reviewer: User?
+        /// Names of the groups the reviewer belongs to now.
+        public var reviewerGroups: Set<String>
+        public var channel: DecisionChannel
+        public var now: Date
+
+        public init(
+            request: AccessRequest, resource: Resource, reviewer: User?, reviewerGroups: Set<String>,
+            channel: DecisionChannel, now: Date
+        ) {
+            self.request = request
+            self.resource = resource
+            self.reviewer = reviewer
+            self.reviewerGroups = reviewerGroups
+            self.channel = channel
+            self.now = now
+        }
+    }
+
+    /// The right that lets `user` review requests for `resource`, if any. Ignores self-decision.
+    public static func reviewRight(of user: User, groups: Set<String>, for resource: Resource) -> ReviewRight? {
+        guard user.isActive else { return nil }
+        if user.role.reviewsEverything { return .role(user.role) }
+        if let group = resource.approverGroups.sorted().first(where: groups.contains) { return .approverGroup(group) }
+        return nil
+    }
+
+    /// Judges a decision attempt.
+    ///
+    /// Rights come first, so that someone with no rights learns nothing about the request's state:
+    /// unknown reviewer, self-decision (AUTHZ-1), no right (AUTHZ-2), channel switched off; then
+    /// the state (AUTHZ-3) and the deadline (AUTHZ-5).
+    /// - Returns: the right that allows the decision.
+    /// - Throws: ``DecisionRefusal`` naming the first rule that refuses it.
+    public static func authorize(_ facts: Facts) throws(DecisionRefusal) -> ReviewRight {
+        let request = facts.request
+        guard let reviewer = facts.reviewer, reviewer.isActive else {
+            throw DecisionRefusal(.unknownReviewer, detail: "the reviewer is not an active user of the directory")
+        }
+        if reviewer.email == EmailAddress.normalize(request.requester) {
+            throw DecisionRefusal(.selfDecision, detail: "\(reviewer.email) requested this access and cannot decide it")
+        }
+        guard let right = reviewRight(of: reviewer, groups: facts.reviewerGroups, for: facts.resource) else {
+            throw DecisionRefusal(
+                .notAllowed,
+                detail: "\(reviewer.email) has no admin review role and is not in an approver group of \(facts.resource.name)"
+            )
+        }
+        switch facts.channel {
+        case .reply where !facts.resource.replyDecisionsEnabled:
+            throw DecisionRefusal(.channelDisabled, detail: "\(facts.resource.name) does not accept decisions by email reply")
+        case .link where !facts.resource.linkDecisionsEnabled:
+            throw DecisionRefusal(.channelDisabled, detail: "\(facts.resource.name) does not accept decisions through email links")
+        default:
+            break
+        }
+        guard request.state == .pending else {
+            var detail = "request \(request.id) is already \(request.state.rawValue)"
+            if let decision = request.decision { detail += " by \(decision.reviewer)" }
+            throw DecisionRefusal(.notPending, detail: detail, state: request.state, decidedBy: request.decision?.reviewer)
+        }
+        guard facts.now < request.expiresAt else {
+            throw DecisionRefusal(.pastDeadline, detail: "request \(request.id) expired at \(RFC3339.string(from: request.expiresAt))")
+        }
+        return right
+    }
+}

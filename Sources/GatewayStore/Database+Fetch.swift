@@ -1,0 +1,168 @@
+import Foundation
+import GRDB
+import GatewayCore
+
+/// Row-level reads shared by the store's transactions. Every function runs inside the caller's
+/// transaction, so a decision judges facts read in the transaction that records it.
+extension Database {
+    func userID(email: String) throws -> Int64? {
+        try Int64.fetchOne(self, sql: "SELECT id FROM users WHERE email = ?", arguments: [EmailAddress.normalize(email)])
+    }
+
+    func resourceID(name: String) throws -> Int64? {
+        try Int64.fetchOne(self, sql: "SELECT id FROM resources WHERE name = ?", arguments: [name])
+    }
+
+    func fetchUser(email: String) throws -> User? {
+        try Row.fetchOne(self, sql: "SELECT * FROM users WHERE email = ?", arguments: [EmailAddress.normalize(email)])
+            .map(User.init(row:))
+    }
+
+    func fetchUsers() throws -> [User] {
+        try Row.fetchAll(self, sql: "SELECT * FROM users ORDER BY email").map(User.init(row:))
+    }
+
+    /// Names of the groups `email` belongs to now.
+    func groupNames(of email: String) throws -> Set<String> {
+        Set(try String.fetchAll(self, sql: """
+            SELECT g.name FROM groups g
+            JOIN group_members m ON m.group_id = g.id
+            JOIN users u ON u.id = m.user_id
+            WHERE u.email = ?
+            """, arguments: [EmailAddress.normalize(email)]))
+    }
+
+    func fetchGroups() throws -> [Group] {
+        let rows = try Row.fetchAll(self, sql: """
+            SELECT g.name, u.email FROM groups g
+            LEFT JOIN group_members m ON m.group_id = g.id
+            LEFT JOIN users u ON u.id = m.user_id
+            ORDER BY g.name
+            """)
+        var members: [String: Set<String>] = [:]
+        var order: [String] = []
+        for row in rows {
+            let name: String = row["name"]
+            if members[name] == nil { members[name] = []; order.append(name) }
+            if let email: String = row["email"] { members[name]!.insert(email) }
+        }
+        return order.map { Group(name: $0, members: members[$0]!) }
+    }
+
+    func fetchResource(name: String) throws -> Resource? {
+        guard let row = try Row.fetchOne(self, sql: "SELECT * FROM resources WHERE name = ?", arguments: [name]) else {
+            return nil
+        }
+        return try Resource(row: row, approverGroups: approverGroupNames(resourceID: row["id"]))
+    }
+
+    func fetchResources() throws -> [Resource] {
+        try Row.fetchAll(self, sql: "SELECT * FROM resources ORDER BY name").map { row in
+            try Resource(row: row, approverGroups: approverGroupNames(resourceID: row["id"]))
+        }
+    }
+
+    func approverGroupNames(resourceID: Int64) throws -> [String] {
+        try String.fetchAll(self, sql: """
+            SELECT g.name FROM resource_approver_groups a JOIN groups g ON g.id = a.group_id
+            WHERE a.resource_id = ? ORDER BY g.name
+            """, arguments: [resourceID])
+    }
+
+    static let requestSelect = """
+        SELECT r.*, u.email AS requester_email, res.name AS resource_name, d.email AS decided_by_email
+        FROM access_requests r
+        JOIN users u ON u.id = r.requester_id
+        JOIN resources res ON res.id = r.resource_id
+        LEFT JOIN users d ON d.id = r.decided_by_id
+        """
+
+    func fetchRequest(id: Int64) throws -> AccessRequest? {
+        try Row.fetchOne(self, sql: Self.requestSelect + " WHERE r.id = ?", arguments: [id]).map(AccessRequest.init(row:))
+    }
+
+    func fetchGrant(requestID: Int64) throws -> Grant? {
+        try Row.fetchOne(self, sql: """
+            SELECT g.*, u.email, res.name FROM grants g
+            JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            WHERE g.request_id = ?
+            """, arguments: [requestID]).map(Grant.init(row:))
+    }
+
+    func fetchActiveLock(userID: Int64, resourceID: Int64) throws -> AccessLock? {
+        try Row.fetchOne(self, sql: """
+            SELECT l.*, u.email, res.name FROM locks l
+            JOIN users u ON u.id = l.user_id JOIN resources res ON res.id = l.resource_id
+            WHERE l.user_id = ? AND l.resource_id = ? AND l.lifted_at IS NULL
+            """, arguments: [userID, resourceID]).map(AccessLock.init(row:))
+    }
+}
+
+extension User {
+    init(row: Row) {
+        self.init(
+            email: row["email"], name: row["name"],
+            role: AdminRole(rawValue: row["role"]) ?? .member, isActive: row["active"]
+        )
+    }
+}
+
+extension Resource {
+    init(row: Row, approverGroups: [String]) {
+        let durations: String = row["durations"]
+        self.init(
+            name: row["name"],
+            approverGroups: approverGroups,
+            allowedDurations: durations.split(separator: ",").compactMap { Int($0) },
+            pendingTTL: row["pending_ttl"],
+            autoLockAfterDays: row["auto_lock_after_days"],
+            replyDecisionsEnabled: row["reply_decisions"],
+            linkDecisionsEnabled: row["link_decisions"],
+            linkCodeRequired: row["link_code_required"],
+            isActive: row["active"]
+        )
+    }
+}
+
+extension AccessRequest {
+    init(row: Row) {
+        var decision: Decision?
+        if let reviewer: String = row["decided_by_email"],
+           let action = (row["decision_action"] as String?).flatMap(DecisionAction.init(rawValue:)),
+           let channel = (row["decision_channel"] as String?).flatMap(DecisionChannel.init(rawValue:)),
+           let decidedAt: Date = row["resolved_at"] {
+            decision = Decision(
+                reviewer: reviewer, action: action, decidedAt: decidedAt, channel: channel,
+                comment: row["decision_comment"]
+            )
+        }
+        self.init(
+            id: row["id"],
+            kind: RequestKind(rawValue: row["kind"]) ?? .jit,
+            requester: row["requester_email"],
+            resource: row["resource_name"],
+            reason: row["reason"],
+            durationSeconds: row["duration_seconds"],
+            state: RequestState(rawValue: row["state"]) ?? .pending,
+            createdAt: row["created_at"],
+            expiresAt: row["expires_at"],
+            resolvedAt: row["resolved_at"],
+            decision: decision
+        )
+    }
+}
+
+extension Grant {
+    init(row: Row) {
+        self.init(
+            id: row["id"], requestID: row["request_id"], user: row["email"], resource: row["name"],
+            startsAt: row["starts_at"], endsAt: row["ends_at"]
+        )
+    }
+}
+
+extension AccessLock {
+    init(row: Row) {
+        self.init(user: row["email"], resource: row["name"], lockedAt: row["locked_at"], liftedAt: row["lifted_at"])
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    /// The versioned schema. Migrations are append-only: a released migration is never edited.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-directory-requests-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    email TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    active BOOLEAN NOT NULL DEFAULT 1,
+                    created_at DATETIME NOT NULL,
+                    updated_at DATETIME NOT NULL
+                );
+                CREATE TABLE groups (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE
+                );
+                CREATE TABLE group_members (
+                    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+                    user_id INTEGER NOT NULL REFERENCES users(id),
+                    PRIMARY KEY (group_id, user_id)
+                );
+                CREATE INDEX group_members_user ON group_members(user_id);
+                CREATE TABLE resources (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    durations TEXT NOT NULL,
+                    pending_ttl INTEGER NOT NULL,
+                    auto_lock_after_days INTEGER,
+                    reply_decisions BOOLEAN NOT NULL DEFAULT 1,
+                    link_decisions BOOLEAN NOT NULL DEFAULT 1,
+                    link_code_required BOOLEAN NOT NULL DEFAULT 0,
+                    active BOOLEAN NOT NULL DEFAULT 1
+                );
+                CREATE TABLE resource_approver_groups (
+                    resource_id INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+                    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+                    PRIMARY KEY (resource_id, group_id)
+                );
+                CREATE TABLE access_requests (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    requester_id INTEGER NOT NULL REFERENCES users(id),
+                    resource_id INTEGER NOT NULL REFERENCES resources(id),
+                    reason TEXT NOT NULL,
+                    duration_seconds INTEGER,
+                    state TEXT NOT NULL,
+                    created_at DATETIME NOT NULL,
+                    expires_at DATETIME NOT NULL,
+                    resolved_at DATETIME,
+                    decided_by_id INTEGER REFERENCES users(id),
+                    decision_action TEXT,
+                    decision_channel TEXT,
+                    decision_comment TEXT
+                );
+                CREATE INDEX access_requests_state_deadline ON access_requests(state, expires_at);
+                CREATE INDEX access_requests_resource ON access_requests(resource_id, created_at);
+                CREATE INDEX access_requests_requester ON access_requests(requester_id, created_at);
+                -- One pending request per requester and resource.
+                CREATE UNIQUE INDEX access_requests_one_pending
+                    ON access_requests(requester_id, resource_id) WHERE state = 'pending';
+                CREATE TABLE grants (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    request_id INTEGER NOT NULL UNIQUE REFERENCES access_requests(id),
+                    user_id INTEGER NOT NULL REFERENCES users(id),
+                    resource_id INTEGER NOT NULL REFERENCES resources(id),
+                    starts_at DATETIME NOT NULL,
+                    ends_at DATETIME NOT NULL
+                );
+                CREATE INDEX grants_user_resource ON grants(user_id, resource_id, ends_at);
+                CREATE TABLE locks (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    user_id INTEGER NOT NULL REFERENCES users(id),
+                    resource_id INTEGER NOT NULL REFERENCES resources(id),
+                    locked_at DATETIME NOT NULL,
+                    lifted_at DATETIME,
+                    lifted_by_request_id INTEGER REFERENCES access_requests(id)
+                );
+                CREATE UNIQUE INDEX locks_one_active ON locks(user_id, resource_id) WHERE lifted_at IS NULL;
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at DATETIME NOT NULL,
+                    action TEXT NOT NULL,
+                    actor TEXT,
+                    request_id INTEGER,
+                    channel TEXT,
+                    outcome TEXT NOT NULL,
+                    reason TEXT,
+                    detail TEXT NOT NULL DEFAULT '{}'
+                );
+                CREATE INDEX audit_log_request ON audit_log(request_id);
+                -- AUDIT-1: the audit log is append-only.
+                CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+                    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+                CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+                    BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+                CREATE TABLE gateway_meta (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    static func migrate(_ pool: DatabasePool, path: String) throws {
+        let migrator = Self.migrator
+        do {
+            let unknown = try pool.read { db -> [String] in
+                guard try db.tableExists("grdb_migrations") else { return [] }
+                let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+                return applied.filter { !migrator.migrations.contains($0) }
+            }
+            guard unknown.isEmpty else {
+                throw StoreError(
+                    "the database \(path) was migrated by a newer version of approval-gateway (unknown migrations: \(unknown.joined(separator: ", "))); upgrade approval-gateway"
+                )
+            }
+            try migrator.migrate(pool)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("cannot migrate the database \(path): \(error)")
+        }
+    }
+}

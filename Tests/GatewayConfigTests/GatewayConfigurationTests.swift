@@ -1,0 +1,77 @@
+import GatewayConfig
+import Testing
+
+@Suite struct GatewayConfigurationTests {
+    @Test("Defaults point at the embedded database and the loopback mail lab")
+    func defaults() throws {
+        let configuration = try GatewayConfiguration.parse("", file: "gateway.yaml", baseDirectory: "/srv/gateway/config")
+        #expect(configuration.database == "/srv/gateway/config/var/approval-gateway.sqlite")
+        #expect(configuration.directory == nil)
+        #expect(configuration.smtp.url == "smtp://127.0.0.1:2525")
+        #expect(configuration.smtp.verifyCertificates)
+        #expect(configuration.imap.pollIntervalSeconds == 5)
+        #expect(configuration.imap.processedFolder == "Processed")
+        #expect(configuration.reply.requireAuthentication)
+    }
+
+    @Test("Relative paths resolve against the configuration file's directory")
+    func relativePaths() throws {
+        let configuration = try GatewayConfiguration.parse(
+            "database: ../var/g.sqlite\ndirectory: directory.yaml\nsmtp:\n  ca_file: /etc/ssl/ca.pem\n",
+            file: "gateway.yaml", baseDirectory: "/srv/gateway/config"
+        )
+        #expect(configuration.database == "/srv/gateway/var/g.sqlite")
+        #expect(configuration.directory == "/srv/gateway/config/directory.yaml")
+        #expect(configuration.smtp.caFile == "/etc/ssl/ca.pem")
+    }
+
+    @Test("Environment variables override keys, which is how secrets are given")
+    func environmentOverrides() throws {
+        let configuration = try GatewayConfiguration.parse(
+            "smtp:\n  password: from-file\n  url: smtp://mail.example.com:587\n",
+            file: "gateway.yaml", baseDirectory: "/",
+            environment: ["APPROVAL_GATEWAY_SMTP_PASSWORD": "from-env", "APPROVAL_GATEWAY_IMAP_POLL_INTERVAL": "30s"]
+        )
+        #expect(configuration.smtp.password == "from-env")
+        #expect(configuration.smtp.url == "smtp://mail.example.com:587")
+        #expect(configuration.imap.pollIntervalSeconds == 30)
+    }
+
+    @Test("Unknown keys and bad values are errors naming the key", arguments: [
+        ("smtp:\n  hostname: x\n", ["smtp.hostname", "unknown key"]),
+        ("databse: x.sqlite\n", ["databse", "unknown key"]),
+        ("smtp:\n  starttls: maybe\n", ["smtp.starttls", "required, opportunistic, off"]),
+        ("imap:\n  url: http://x/INBOX\n", ["imap.url", "imap://"]),
+        ("imap:\n  poll_interval: often\n", ["imap.poll_interval", "duration"]),
+        ("imap:\n  max_message_bytes: -1\n", ["imap.max_message_bytes"]),
+        ("smtp:\n  verify_certificates: perhaps\n", ["smtp.verify_certificates", "true or false"]),
+        ("reply:\n  address: gateway@example.test\n", ["reply.address", "{key}"]),
+        ("smtp: [a, b]\n", ["smtp", "mapping"]),
+        ("smtp:\n  url: [a]\n", ["smtp.url", "single value"]),
+    ])
+    func refusesBadConfiguration(yaml: String, mentions: [String]) {
+        #expect {
+            _ = try GatewayConfiguration.parse(yaml, file: "gateway.yaml", baseDirectory: "/")
+        } throws: { error in
+            let message = "\(error)"
+            return mentions.allSatisfy(message.contains)
+        }
+    }
+
+    @Test("A bad environment override names the variable")
+    func badEnvironmentOverride() {
+        #expect {
+            _ = try GatewayConfiguration.parse("", file: "gateway.yaml", baseDirectory: "/", environment: ["APPROVAL_GATEWAY_SMTP_TIMEOUT": "forever"])
+        } throws: { error in
+            "\(error)".contains("APPROVAL_GATEWAY_SMTP_TIMEOUT")
+        }
+    }
+
+    @Test("The shipped configuration is valid and uses the demo directory")
+    func shippedConfiguration() throws {
+        let path = #filePath.replacingOccurrences(of: "Tests/GatewayConfigTests/GatewayConfigurationTests.swift", with: "config/gateway.yaml")
+        let configuration = try GatewayConfiguration.load(path: path, environment: [:])
+        #expect(configuration.directory?.hasSuffix("config/directory.yaml") == true)
+        #expect(configuration.database.hasSuffix("var/approval-gateway.sqlite"))
+    }
+}

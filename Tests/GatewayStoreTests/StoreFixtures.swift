@@ -1,0 +1,80 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+
+/// The backends the conformance suite runs against. Another backend adds a case here.
+enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite
+
+    var description: String { rawValue }
+
+    /// A fresh, empty store of this backend, with its location for reopening.
+    func makeStore() throws -> (store: any AccessStore, location: String) {
+        switch self {
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory
+                .appendingPathComponent("gateway-store-tests-\(UUID().uuidString)")
+                .appendingPathComponent("gateway.sqlite").path
+            return (try SQLiteStore(path: path), path)
+        }
+    }
+
+    /// A second, independent connection to the same data, as another process would have.
+    func reopen(_ location: String) throws -> any AccessStore {
+        switch self {
+        case .sqlite: try SQLiteStore(path: location)
+        }
+    }
+}
+
+/// The demo directory's shape, in code.
+enum Fixture {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static var directory: DirectorySnapshot {
+        DirectorySnapshot(
+            users: [
+                User(email: "admin@example.test", name: "Ada Admin", role: .admin),
+                User(email: "approver1@example.test", name: "Ann Approver"),
+                User(email: "approver2@example.test", name: "Abe Approver"),
+                User(email: "approver3@example.test", name: "Amy Approver"),
+                User(email: "approver4@example.test", name: "Ari Reviewer", role: .accessReviewer),
+                User(email: "approver5@example.test", name: "Al Member"),
+                User(email: "support@example.test", name: "Sue Support", role: .support),
+                User(email: "requester1@example.test", name: "Rita Requester"),
+                User(email: "requester2@example.test", name: "Rob Requester"),
+            ],
+            groups: [
+                Group(name: "db-approvers", members: ["approver1@example.test", "approver2@example.test"]),
+                Group(name: "web-approvers", members: ["approver3@example.test"]),
+            ],
+            resources: [
+                Resource(name: "prod-db", approverGroups: ["db-approvers"], allowedDurations: [3600, 4 * 3600, 8 * 3600], pendingTTL: 24 * 3600, autoLockAfterDays: 30),
+                Resource(name: "staging-web", approverGroups: ["web-approvers"]),
+            ]
+        )
+    }
+
+    /// A store of `backend` holding the fixture directory.
+    static func store(_ backend: StoreBackend) async throws -> (store: any AccessStore, location: String) {
+        let made = try backend.makeStore()
+        _ = try await made.store.syncDirectory(directory, now: start)
+        return made
+    }
+
+    static func newRequest(_ requester: String = "requester1@example.test", resource: String = "prod-db", duration: Int? = 4 * 3600) -> NewAccessRequest {
+        NewAccessRequest(requester: requester, resource: resource, reason: "investigating incident 42", durationSeconds: duration)
+    }
+}
+
+extension DecisionOutcome {
+    var refusalCode: DecisionRefusal.Code? {
+        if case .refused(let refusal, _) = self { return refusal.code }
+        return nil
+    }
+
+    var decidedRequest: AccessRequest? {
+        if case .decided(let request, _, _) = self { return request }
+        return nil
+    }
+}

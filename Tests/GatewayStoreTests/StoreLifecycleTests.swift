@@ -1,0 +1,76 @@
+import Foundation
+import GatewayCore
+@testable import GatewayStore
+import GRDB
+import Testing
+
+@Suite struct StoreLifecycleTests {
+    func temporaryPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("gateway-lifecycle-\(UUID().uuidString)/nested/gateway.sqlite").path
+    }
+
+    @Test("Migrations create the schema on an empty database, in WAL mode")
+    func migratesEmptyDatabase() throws {
+        let path = temporaryPath()
+        let store = try SQLiteStore(path: path)
+        #expect(try store.appliedMigrations() == SQLiteStore.migrator.migrations)
+        let mode = try store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+
+    @Test("Reopening an existing database keeps its data and applies nothing twice")
+    func reopensExistingDatabase() async throws {
+        let path = temporaryPath()
+        do {
+            let store = try SQLiteStore(path: path)
+            _ = try await store.syncDirectory(Fixture.directory, now: Fixture.start)
+            _ = try await store.createRequest(Fixture.newRequest(), now: Fixture.start)
+        }
+        let reopened = try SQLiteStore(path: path)
+        #expect(try reopened.appliedMigrations() == SQLiteStore.migrator.migrations)
+        #expect(try await reopened.requests(RequestFilter()).count == 1)
+        #expect(try await reopened.syncDirectory(Fixture.directory, now: Fixture.start).changedAnything == false)
+    }
+
+    @Test("A database migrated by a newer version is refused with a clear error")
+    func refusesNewerSchema() throws {
+        let path = temporaryPath()
+        do {
+            let store = try SQLiteStore(path: path)
+            try store.pool.write { db in
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
+            }
+        }
+        #expect {
+            _ = try SQLiteStore(path: path)
+        } throws: { error in
+            "\(error)".contains("newer version") && "\(error)".contains("v99-from-the-future")
+        }
+    }
+
+    @Test("A path that cannot hold a database gives a clear error")
+    func unusablePath() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-not-a-dir-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: file)
+        #expect {
+            _ = try SQLiteStore(path: file.appendingPathComponent("gateway.sqlite").path)
+        } throws: { error in
+            "\(error)".contains("cannot create the database directory")
+        }
+    }
+
+    @Test("AUDIT-1: the audit log refuses updates and deletes")
+    func auditLogIsAppendOnly() async throws {
+        let store = try SQLiteStore(path: temporaryPath())
+        _ = try await store.syncDirectory(Fixture.directory, now: Fixture.start)
+        _ = try await store.createRequest(Fixture.newRequest(), now: Fixture.start)
+        #expect(try await store.auditLog(requestID: nil).count == 2)
+        #expect(throws: DatabaseError.self) {
+            try store.pool.write { db in try db.execute(sql: "UPDATE audit_log SET outcome = 'accepted'") }
+        }
+        #expect(throws: DatabaseError.self) {
+            try store.pool.write { db in try db.execute(sql: "DELETE FROM audit_log") }
+        }
+        #expect(try await store.auditLog(requestID: nil).count == 2)
+    }
+}
