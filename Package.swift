@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -35,6 +36,8 @@ let package = Package(
 
         /// Domain model and the one decision function.
         .target(name: "GatewayCore"),
+        /// Signed tokens for links and replies, and the compact reply-address key.
+        .target(name: "ApprovalTokens", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         /// MIME parsing and building, addresses, reply extraction and the command grammar.
         .target(name: "MailMessage"),
 
@@ -72,6 +75,7 @@ let package = Package(
         // MARK: Tests
 
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
+        .testTarget(name: "ApprovalTokensTests", dependencies: ["ApprovalTokens"]),
         .testTarget(
             name: "GatewayStoreTests",
             dependencies: ["GatewayStore", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")]

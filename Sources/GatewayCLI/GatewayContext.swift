@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import GatewayConfig
+import GatewayCore
+import GatewayStore
+
+/// Options every command takes.
+public struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The configuration file.",
+        discussion: "Defaults to $APPROVAL_GATEWAY_CONFIG, else config/gateway.yaml.",
+        valueName: "file"
+    ))
+    public var config: String?
+
+    public init() {}
+
+    /// The configuration file to read.
+    var configurationPath: String {
+        config ?? ProcessInfo.processInfo.environment["APPROVAL_GATEWAY_CONFIG"] ?? "config/gateway.yaml"
+    }
+
+    /// Reads the configuration, turning problems into a clear failure.
+    func loadConfiguration() throws -> GatewayConfiguration {
+        do {
+            return try GatewayConfiguration.load(path: configurationPath)
+        } catch {
+            var message = error.description
+            if config == nil, !FileManager.default.fileExists(atPath: configurationPath) {
+                message += " (run from the project directory, or pass --config FILE)"
+            }
+            throw CLIFailure(message)
+        }
+    }
+
+    /// Opens the store and brings it up to date with the configured directory file.
+    func openContext() async throws -> GatewayContext {
+        let configuration = try loadConfiguration()
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore(path: configuration.database)
+        } catch {
+            throw CLIFailure("\(error)")
+        }
+        let context = GatewayContext(configuration: configuration, store: store)
+        try await context.syncConfiguredDirectory(force: false)
+        return context
+    }
+}
+
+/// What a command works with: the configuration and the opened store.
+struct GatewayContext {
+    var configuration: GatewayConfiguration
+    var store: SQLiteStore
+
+    static let directoryContentKey = "directory.imported_content"
+
+    /// Imports the configured directory file when it changed since it was last imported (or when forced).
+    @discardableResult
+    func syncConfiguredDirectory(force: Bool) async throws -> DirectorySyncReport? {
+        guard let path = configuration.directory else { return nil }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw CLIFailure("\(path): cannot read the directory file (\(error.localizedDescription)); fix `directory` in \(configuration.sourceFile ?? "the configuration")")
+        }
+        if !force, try await store.metadata(Self.directoryContentKey) == text { return nil }
+        let snapshot: DirectorySnapshot
+        do {
+            snapshot = try DirectoryFile.parse(text, file: path)
+        } catch {
+            throw CLIFailure("\(error)")
+        }
+        let report = try await store.syncDirectory(snapshot, now: Date())
+        try await store.setMetadata(Self.directoryContentKey, text)
+        return report
+    }
+}
+
+/// A failure to report to the user as is, with an exit code.
+struct CLIFailure: Error, CustomStringConvertible {
+    /// Exit code for refusals by the rules (a decision refused, a request not allowed).
+    static let refusedExitCode: Int32 = 3
+
+    var message: String
+    var exitCode: Int32
+
+    init(_ message: String, exitCode: Int32 = 1) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    var description: String { message }
+}
+
+extension AsyncParsableCommand {
+    /// Runs `body`, printing failures as one clear line on standard error with the right exit code.
+    func reportingFailures(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let failure as CLIFailure {
+            Output.error(failure.message)
+            throw ExitCode(failure.exitCode)
+        } catch let error as RequestError {
+            Output.error("\(error.detail) (\(error.code.rawValue))")
+            throw ExitCode(CLIFailure.refusedExitCode)
+        } catch let error as ExitCode {
+            throw error
+        } catch let error as CleanExit {
+            throw error
+        } catch {
+            Output.error("\(error)")
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `approval-gateway mail ...`
+struct MailCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mail",
+        abstract: "Parse and inspect mail; test the SMTP and IMAP settings.",
+        subcommands: [MailSendTestCommand.self, MailCheckInboxCommand.self]
+    )
+}

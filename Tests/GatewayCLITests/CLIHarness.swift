@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// Runs the real `approval-gateway` executable against a scratch configuration and database.
+struct CLIHarness {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+
+        /// Standard output parsed as one JSON object per line.
+        var jsonLines: [[String: Any]] {
+            stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+
+        var json: [String: Any] { jsonLines.first ?? [:] }
+    }
+
+    let directory: URL
+    let configPath: String
+
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The executable next to the test bundle (SwiftPM builds both), or `$APPROVAL_GATEWAY_BIN`.
+    static var executable: URL {
+        if let path = ProcessInfo.processInfo.environment["APPROVAL_GATEWAY_BIN"] { return URL(fileURLWithPath: path) }
+        var url = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = url.appendingPathComponent("approval-gateway")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            url = url.deletingLastPathComponent()
+        }
+        return projectRoot.appendingPathComponent(".build/debug/approval-gateway")
+    }
+
+    /// A scratch gateway using the shipped demo directory.
+    init(directoryYAML: String? = nil, extraConfig: String = "") throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directoryFile = directory.appendingPathComponent("directory.yaml")
+        if let directoryYAML {
+            try directoryYAML.write(to: directoryFile, atomically: true, encoding: .utf8)
+        } else {
+            try FileManager.default.copyItem(at: Self.projectRoot.appendingPathComponent("config/directory.yaml"), to: directoryFile)
+        }
+        configPath = directory.appendingPathComponent("gateway.yaml").path
+        try "database: gateway.sqlite\ndirectory: directory.yaml\n\(extraConfig)".write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Runs one command with `--config` pointing at the scratch configuration.
+    func run(_ arguments: [String], config: Bool = true) throws -> Result {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments + (config ? ["--config", configPath] : [])
+        process.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func run(_ arguments: String...) throws -> Result { try run(arguments) }
+}
