@@ -3,7 +3,7 @@ import GatewayCore
 import Yams
 
 /// STARTTLS policy for `smtp://` and `imap://` URLs (`smtps://` and `imaps://` always use TLS).
-public enum StartTLSPolicy: String, Sendable, CaseIterable {
+public enum StartTLSSetting: String, Sendable, CaseIterable {
     /// Upgrade or fail.
     case required
     /// Upgrade when the server offers it.
@@ -22,7 +22,7 @@ public struct SMTPSettings: Sendable, Hashable {
     public var from: String
     /// A CA bundle to verify the server with, instead of the system's.
     public var caFile: String?
-    public var startTLS: StartTLSPolicy
+    public var startTLS: StartTLSSetting
     /// Certificate verification; turning it off is explicit and logged.
     public var verifyCertificates: Bool
     public var timeoutSeconds: Int
@@ -35,7 +35,7 @@ public struct IMAPSettings: Sendable, Hashable {
     public var username: String?
     public var password: String?
     public var caFile: String?
-    public var startTLS: StartTLSPolicy
+    public var startTLS: StartTLSSetting
     public var verifyCertificates: Bool
     /// Where processed replies are moved.
     public var processedFolder: String
@@ -109,14 +109,14 @@ public struct GatewayConfiguration: Sendable, Hashable {
         ("smtp.password", .string, nil),
         ("smtp.from", .email, "gateway@example.test"),
         ("smtp.ca_file", .path, nil),
-        ("smtp.starttls", .choice(StartTLSPolicy.allCases.map(\.rawValue)), "opportunistic"),
+        ("smtp.starttls", .choice(StartTLSSetting.allCases.map(\.rawValue)), "opportunistic"),
         ("smtp.verify_certificates", .bool, "true"),
         ("smtp.timeout", .duration, "30s"),
         ("imap.url", .url(schemes: ["imap", "imaps"]), "imap://127.0.0.1:1143/INBOX"),
         ("imap.username", .string, nil),
         ("imap.password", .string, nil),
         ("imap.ca_file", .path, nil),
-        ("imap.starttls", .choice(StartTLSPolicy.allCases.map(\.rawValue)), "opportunistic"),
+        ("imap.starttls", .choice(StartTLSSetting.allCases.map(\.rawValue)), "opportunistic"),
         ("imap.verify_certificates", .bool, "true"),
         ("imap.processed_folder", .string, "Processed"),
         ("imap.rejected_folder", .string, "Rejected"),
@@ -173,7 +173,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
         func string(_ key: String) -> String? { typed[key] as? String }
         func int(_ key: String) -> Int { typed[key] as! Int }
         func bool(_ key: String) -> Bool { typed[key] as! Bool }
-        func tls(_ key: String) -> StartTLSPolicy { StartTLSPolicy(rawValue: string(key)!)! }
+        func tls(_ key: String) -> StartTLSSetting { StartTLSSetting(rawValue: string(key)!)! }
         let configuration = GatewayConfiguration(
             database: string("database")!,
             directory: string("directory"),

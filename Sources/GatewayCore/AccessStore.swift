@@ -149,6 +149,34 @@ public protocol AccessStore: Sendable {
     /// Locks `user` out of `resource` (usage-based auto-lock).
     func lock(user: String, resource: String, now: Date) async throws -> AccessLock
 
+    /// Records that `user` used `resource` (reported by the access layer).
+    func recordUsage(user: String, resource: String, now: Date) async throws
+    /// Locks users who have not used an auto-locking resource for its period.
+    func autoLock(now: Date) async throws -> [AccessLock]
+
+    // MARK: Notifications and the outbox
+
+    func notificationPreferences(for email: String) async throws -> NotificationPreferences
+    /// Sets an admin-role user's preferences (audited); refuses other users, whose emails are fixed.
+    func setNotificationPreferences(_ preferences: NotificationPreferences, for email: String, actor: String?, now: Date) async throws
+    /// Enqueues one email outside a request's life cycle (a reply answer, a sign-in link).
+    func enqueueNotification(_ kind: NotificationKind, requestID: Int64?, recipient: NotificationRecipient, context: [String: String], now: Date) async throws
+    func outboxEntries(status: OutboxStatus?, limit: Int) async throws -> [OutboxEntry]
+    /// Claims due emails for `lease` seconds; unfinished claims are reclaimed after their lease.
+    func claimOutbox(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxEntry]
+    /// Keeps an email's first rendering so that retries resend identical bytes (SMTP-3).
+    func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]) async throws
+    func markOutboxSent(id: Int64, now: Date) async throws
+    func markOutboxRetry(id: Int64, error: String, retryAt: Date) async throws
+    func markOutboxFailed(id: Int64, error: String, now: Date) async throws
+    /// Enqueues one reminder for each pending request whose deadline is within `lead`.
+    func sendReminders(now: Date, lead: TimeInterval) async throws -> [Int64]
+    /// A random id of this installation, created on first use.
+    func installationID() async throws -> String
+    /// The store's id for a user (carried by reply keys), and back.
+    func userID(email: String) async throws -> Int64?
+    func user(id: Int64) async throws -> User?
+
     // MARK: Audit
 
     /// Audit records, oldest first; for one request when `requestID` is set.

@@ -34,6 +34,7 @@ public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
         case unknownRequest = "unknown_request"
         case notRequester = "not_requester"
         case notPending = "not_pending"
+        case notAdminRole = "not_admin_role"
     }
 
     public var code: Code

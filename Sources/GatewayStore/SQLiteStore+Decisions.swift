@@ -80,7 +80,9 @@ extension SQLiteStore {
                 outcome: "accepted", reason: right.description,
                 detail: detail.merging(["attempted": attempt.action.rawValue]) { old, _ in old }
             )
-            return .decided(try db.fetchRequest(id: request.id)!, grant: grant, right: right)
+            let decided = try db.fetchRequest(id: request.id)!
+            try db.enqueueOutcome(decided, now: now)
+            return .decided(decided, grant: grant, right: right)
         }
     }
 }

@@ -105,6 +105,41 @@ extension SQLiteStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2-notifications-outbox-usage") { db in
+            try db.execute(sql: """
+                CREATE TABLE notification_preferences (
+                    user_id INTEGER PRIMARY KEY REFERENCES users(id),
+                    new_requests BOOLEAN NOT NULL,
+                    outcomes BOOLEAN NOT NULL
+                );
+                CREATE TABLE outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    request_id INTEGER REFERENCES access_requests(id),
+                    recipient TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'pending',
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    created_at DATETIME NOT NULL,
+                    next_attempt_at DATETIME NOT NULL,
+                    lease_until DATETIME,
+                    sent_at DATETIME,
+                    last_error TEXT,
+                    message_id TEXT UNIQUE,
+                    raw_message BLOB,
+                    context TEXT NOT NULL DEFAULT '{}'
+                );
+                CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+                CREATE INDEX outbox_request ON outbox(request_id, kind);
+                ALTER TABLE access_requests ADD COLUMN reminded_at DATETIME;
+                CREATE TABLE usage (
+                    user_id INTEGER NOT NULL REFERENCES users(id),
+                    resource_id INTEGER NOT NULL REFERENCES resources(id),
+                    last_used_at DATETIME NOT NULL,
+                    PRIMARY KEY (user_id, resource_id)
+                );
+                """)
+        }
         return migrator
     }
 

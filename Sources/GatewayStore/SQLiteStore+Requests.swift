@@ -27,7 +27,10 @@ extension SQLiteStore {
                 at: now, action: "create", actor: new.requester, requestID: id, channel: nil, outcome: "accepted",
                 reason: nil, detail: ["kind": accepted.kind.rawValue, "resource": new.resource]
             )
-            return try db.fetchRequest(id: id)!
+            let request = try db.fetchRequest(id: id)!
+            // The emails are written in the same transaction as the request (SMTP-1).
+            try db.enqueueNewRequest(request, now: now)
+            return request
         }
     }
 
@@ -85,7 +88,9 @@ extension SQLiteStore {
                 throw RequestError(.notPending, "request \(id) is already \(state)")
             }
             try db.appendAudit(at: now, action: "cancel", actor: requester, requestID: id, channel: nil, outcome: "accepted", reason: nil, detail: [:])
-            return try db.fetchRequest(id: id)!
+            let cancelled = try db.fetchRequest(id: id)!
+            try db.enqueueOutcome(cancelled, now: now)
+            return cancelled
         }
     }
 
@@ -108,7 +113,10 @@ extension SQLiteStore {
             )
             guard db.changesCount == 1 else { continue }
             try db.appendAudit(at: now, action: "expire", actor: nil, requestID: id, channel: nil, outcome: "accepted", reason: "past_deadline", detail: [:])
-            if let request = try db.fetchRequest(id: id) { expired.append(request) }
+            if let request = try db.fetchRequest(id: id) {
+                try db.enqueueOutcome(request, now: now)
+                expired.append(request)
+            }
         }
         return expired
     }
