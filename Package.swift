@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -59,13 +61,25 @@ let package = Package(
             dependencies: ["GatewayCore", "Yams"]
         ),
 
+        /// Notifications: rendering from templates, the outbox worker and the time sweeps.
+        .target(
+            name: "GatewayMail",
+            dependencies: [
+                "GatewayCore", "ApprovalTokens", "MailMessage", "MailTransport",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: Wiring
 
         /// The command-line interface: every command, wired to the modules above.
         .target(
             name: "GatewayCLI",
             dependencies: [
-                "GatewayCore", "GatewayStore", "GatewayConfig", "MailMessage", "MailTransport",
+                "GatewayCore", "GatewayStore", "GatewayConfig", "GatewayMail", "ApprovalTokens", "MailMessage", "MailTransport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -82,6 +96,10 @@ let package = Package(
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "GatewayCore"]),
         .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI"]),
+        .testTarget(
+            name: "GatewayMailTests",
+            dependencies: ["GatewayMail", "GatewayStore", "GatewayCore", "ApprovalTokens", "MailMessage", "MailTransport"]
+        ),
         .testTarget(
             name: "MailMessageTests",
             dependencies: ["MailMessage"],

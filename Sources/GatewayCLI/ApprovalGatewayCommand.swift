@@ -11,7 +11,10 @@ public struct ApprovalGatewayCommand: AsyncParsableCommand {
             success, 1 on an error, 3 when the rules refuse an action (a decision or request not \
             allowed), 64 on bad usage.
             """,
-        subcommands: [RequestCommand.self, AccessCommand.self, DirectoryCommand.self, MailCommand.self]
+        subcommands: [
+            ServeCommand.self, RequestCommand.self, AccessCommand.self, DirectoryCommand.self, NotificationsCommand.self,
+            OutboxCommand.self, UsageCommand.self, SigningCommand.self, MailCommand.self,
+        ]
     )
 
     public init() {}

@@ -5,6 +5,9 @@ struct MailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mail",
         abstract: "Parse and inspect mail; test the SMTP and IMAP settings.",
-        subcommands: [MailSendTestCommand.self, MailCheckInboxCommand.self]
+        subcommands: [
+            MailParseCommand.self, MailExtractCommand.self, MailInspectCommand.self,
+            MailSendTestCommand.self, MailCheckInboxCommand.self, MailBenchSMTPCommand.self, MailBenchIMAPCommand.self,
+        ]
     )
 }

@@ -28,6 +28,27 @@ public struct SMTPSettings: Sendable, Hashable {
     public var timeoutSeconds: Int
 }
 
+/// Retry policy and identity of outgoing mail (beyond the SMTP connection).
+public struct DeliverySettings: Sendable, Hashable {
+    /// Attempts per email before it is marked failed (transient errors only; 5xx fails at once).
+    public var maxAttempts: Int
+    /// The first retry delay in seconds; each retry doubles it, up to ``retryMaxSeconds``.
+    public var retryInitialSeconds: Int
+    public var retryMaxSeconds: Int
+}
+
+/// Notification timing.
+public struct NotificationSettings: Sendable, Hashable {
+    /// The display name of the gateway's `From`.
+    public var fromName: String
+    /// Whether reminders are sent.
+    public var remindersEnabled: Bool
+    /// How long before a request's deadline the one reminder goes out, in seconds.
+    public var reminderBeforeSeconds: Int
+    /// How often the expiry, reminder and auto-lock sweep runs, in seconds.
+    public var sweepIntervalSeconds: Int
+}
+
 /// The gateway's mailbox.
 public struct IMAPSettings: Sendable, Hashable {
     /// `imap://host:port/FOLDER` or `imaps://host:port/FOLDER`.
@@ -83,8 +104,12 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var database: String
     /// The directory file imported on start (absolute), if any.
     public var directory: String?
+    /// The templates directory (absolute).
+    public var templates: String
     public var http: HTTPSettings
     public var smtp: SMTPSettings
+    public var delivery: DeliverySettings
+    public var notifications: NotificationSettings
     public var imap: IMAPSettings
     public var reply: ReplySettings
     public var signing: SigningSettings
@@ -102,6 +127,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
     static let schema: [(key: String, kind: Kind, defaultValue: String?)] = [
         ("database", .path, "var/approval-gateway.sqlite"),
         ("directory", .path, nil),
+        ("templates", .path, "../templates"),
         ("http.listen", .string, "127.0.0.1:8080"),
         ("http.public_url", .url(schemes: ["http", "https"]), "http://127.0.0.1:8080"),
         ("smtp.url", .url(schemes: ["smtp", "smtps"]), "smtp://127.0.0.1:2525"),
@@ -112,6 +138,13 @@ public struct GatewayConfiguration: Sendable, Hashable {
         ("smtp.starttls", .choice(StartTLSSetting.allCases.map(\.rawValue)), "opportunistic"),
         ("smtp.verify_certificates", .bool, "true"),
         ("smtp.timeout", .duration, "30s"),
+        ("smtp.max_attempts", .positiveInt, "10"),
+        ("smtp.retry_initial", .duration, "30s"),
+        ("smtp.retry_max", .duration, "30m"),
+        ("notifications.from_name", .string, "Approval Gateway"),
+        ("notifications.reminders", .bool, "true"),
+        ("notifications.reminder_before", .duration, "4h"),
+        ("notifications.sweep_interval", .duration, "30s"),
         ("imap.url", .url(schemes: ["imap", "imaps"]), "imap://127.0.0.1:1143/INBOX"),
         ("imap.username", .string, nil),
         ("imap.password", .string, nil),
@@ -177,11 +210,21 @@ public struct GatewayConfiguration: Sendable, Hashable {
         let configuration = GatewayConfiguration(
             database: string("database")!,
             directory: string("directory"),
+            templates: string("templates")!,
             http: HTTPSettings(listen: string("http.listen")!, publicURL: string("http.public_url")!),
             smtp: SMTPSettings(
                 url: string("smtp.url")!, username: string("smtp.username"), password: string("smtp.password"),
                 from: string("smtp.from")!, caFile: string("smtp.ca_file"), startTLS: tls("smtp.starttls"),
                 verifyCertificates: bool("smtp.verify_certificates"), timeoutSeconds: int("smtp.timeout")
+            ),
+            delivery: DeliverySettings(
+                maxAttempts: int("smtp.max_attempts"), retryInitialSeconds: int("smtp.retry_initial"),
+                retryMaxSeconds: int("smtp.retry_max")
+            ),
+            notifications: NotificationSettings(
+                fromName: string("notifications.from_name")!, remindersEnabled: bool("notifications.reminders"),
+                reminderBeforeSeconds: int("notifications.reminder_before"),
+                sweepIntervalSeconds: int("notifications.sweep_interval")
             ),
             imap: IMAPSettings(
                 url: string("imap.url")!, username: string("imap.username"), password: string("imap.password"),

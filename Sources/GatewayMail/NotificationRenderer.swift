@@ -1,0 +1,184 @@
+import ApprovalTokens
+import Foundation
+import GatewayCore
+
+/// What the renderer needs to know beyond the templates.
+public struct RenderSettings: Sendable {
+    /// The URL links point to, without a trailing slash.
+    public var publicURL: String
+    /// The reply address pattern with `{key}`.
+    public var replyAddress: String
+    /// The gateway's address (`From` and envelope sender).
+    public var fromAddress: String
+    public var fromName: String
+
+    public init(publicURL: String, replyAddress: String, fromAddress: String, fromName: String) {
+        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        self.replyAddress = replyAddress
+        self.fromAddress = fromAddress
+        self.fromName = fromName
+    }
+
+    /// The domain of the gateway's address, used in Message-IDs.
+    var domain: String { fromAddress.split(separator: "@").last.map(String.init) ?? "localhost" }
+}
+
+/// A rendered email, ready for the outbox and SMTP.
+public struct RenderedEmail: Sendable {
+    /// The Message-ID without angle brackets.
+    public var messageID: String
+    public var raw: [UInt8]
+    /// The envelope recipient.
+    public var recipient: String
+}
+
+/// Turns an outbox entry into a complete email: template context, per-recipient signed links and
+/// reply address, threading headers, and the MIME message.
+public struct NotificationRenderer: Sendable {
+    public let templates: EmailTemplates
+    public let settings: RenderSettings
+    public let signer: TokenSigner
+    let store: any AccessStore
+
+    public init(templates: EmailTemplates, settings: RenderSettings, signer: TokenSigner, store: any AccessStore) {
+        self.templates = templates
+        self.settings = settings
+        self.signer = signer
+        self.store = store
+    }
+
+    /// The root Message-ID every email of request `id` refers to, so that they form one thread.
+    public static func threadRoot(requestID: Int64, installation: String, domain: String) -> String {
+        "request-\(requestID).\(installation)@\(domain)"
+    }
+
+    /// Renders `entry` at `now`.
+    /// - Throws: ``NotificationError`` when the request or a person is gone, or a template fails.
+    public func render(_ entry: OutboxEntry, now: Date) async throws -> RenderedEmail {
+        let installation = try await store.installationID()
+        let recipientUser = try await store.user(email: entry.recipient)
+        var context: [String: Any] = [
+            "recipient_email": entry.recipient,
+            "recipient_name": recipientUser?.name ?? entry.recipient,
+        ]
+        var subjectRoot = "approval-gateway"
+        var references: [String] = []
+        var replyTo: ComposedMailbox?
+
+        if let requestID = entry.requestID {
+            guard let request = try await store.request(id: requestID) else {
+                throw NotificationError("request \(requestID) no longer exists")
+            }
+            let resource = try await store.resource(named: request.resource)
+            let requester = try await store.user(email: request.requester)
+            context.merge(Self.requestContext(request, requester: requester, resource: resource)) { _, new in new }
+            if let decision = request.decision, let reviewer = try await store.user(email: decision.reviewer) {
+                context["decided_by_name"] = reviewer.name
+            }
+            subjectRoot = "[Access request #\(request.id)] \(requester?.name ?? request.requester) requests \(request.resource)"
+                + (request.kind == .jit ? " for \(Self.compactDuration(request.durationSeconds))" : " (unlock)")
+            context["thread_subject"] = subjectRoot
+            references = [Self.threadRoot(requestID: request.id, installation: installation, domain: settings.domain)]
+            context["for_requester"] = entry.recipient == EmailAddress.normalize(request.requester)
+
+            // Links and the reply address are personal: they name the recipient, who must still have
+            // the right to decide when they are used.
+            if [.newRequest, .reminder, .replyRefusal].contains(entry.kind) {
+                let expiry = request.expiresAt
+                func link(_ purpose: TokenPurpose, _ path: String, action: String? = nil) -> String {
+                    let token = signer.sign(TokenClaims(purpose: purpose, requestID: request.id, subject: entry.recipient, action: action, issuedAt: now, expiresAt: expiry))
+                    return "\(settings.publicURL)/\(path)/\(token)"
+                }
+                context["review_url"] = link(.review, "review")
+                context["approve_url"] = link(.decide, "decide", action: "approve")
+                context["deny_url"] = link(.decide, "decide", action: "deny")
+                if resource?.linkCodeRequired == true {
+                    context["link_code"] = LinkCode.code(requestID: request.id, reviewer: entry.recipient, ring: signer.keyRing)
+                }
+                if entry.kind != .replyRefusal, let reviewerID = try await store.userID(email: entry.recipient) {
+                    let key = try ReplyKey(requestID: request.id, reviewerID: reviewerID, expiresAt: expiry).encoded(with: signer.keyRing)
+                    replyTo = Composer.mailbox(settings.replyAddress.replacingOccurrences(of: "{key}", with: key), name: settings.fromName)
+                }
+            }
+        }
+        if entry.reason.hasPrefix("group:") {
+            context["reason_for_recipient"] = "as a member of \(entry.reason.dropFirst(6))"
+        } else if entry.reason.hasPrefix("role:") {
+            context["reason_for_recipient"] = "as \(entry.reason.dropFirst(5))"
+        }
+        for (key, value) in entry.context { context[key] = value }
+        if entry.kind == .signIn, let url = entry.context["login_url"] { context["login_url"] = url }
+
+        let subject = try templates.render(entry.kind, part: "subject", context: context)
+            .split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        let text = try templates.render(entry.kind, part: "text", context: context)
+        let html = try templates.render(entry.kind, part: "html", context: context.merging(["subject": subject]) { _, new in new })
+
+        guard let from = Composer.mailbox(settings.fromAddress, name: settings.fromName),
+              let to = Composer.mailbox(entry.recipient, name: recipientUser?.name) else {
+            throw NotificationError("cannot address an email from \(settings.fromAddress) to \(entry.recipient)")
+        }
+        var random = SystemRandomNumberGenerator()
+        let messageID = "ag.\(entry.id).\(String(random.next(), radix: 36))@\(settings.domain)"
+        var message = ComposedMessage(from: from, to: [to], subject: subject, text: text, html: html, date: Int64(now.timeIntervalSince1970))
+        message.messageID = messageID
+        message.replyTo = replyTo
+        message.references = references
+        message.inReplyTo = entry.kind == .newRequest ? nil : references.first
+        message.autoSubmitted = [.replyConfirmation, .replyRefusal].contains(entry.kind) ? .autoReplied : .autoGenerated
+        message.gatewayMarker = installation
+        return RenderedEmail(messageID: messageID, raw: try Composer.serialize(message), recipient: entry.recipient)
+    }
+
+    static func requestContext(_ request: AccessRequest, requester: User?, resource: Resource?) -> [String: Any] {
+        var context: [String: Any] = [
+            "request_id": String(request.id),
+            "requester_email": request.requester,
+            "requester_name": requester?.name ?? request.requester,
+            "resource": request.resource,
+            "reason": request.reason,
+            "is_unlock": request.kind == .unlock,
+            "duration": longDuration(request.durationSeconds),
+            "deadline": humanDate(request.expiresAt),
+            "reply_enabled": resource?.replyDecisionsEnabled ?? true,
+        ]
+        if let decision = request.decision {
+            context["outcome"] = decision.action == .approve ? "approved" : "denied"
+            context["decided_by"] = decision.reviewer
+            context["decided_by_name"] = decision.reviewer
+            if let comment = decision.comment { context["comment"] = comment }
+            if decision.action == .approve, request.kind == .jit, let seconds = request.durationSeconds {
+                context["grant_until"] = humanDate(decision.decidedAt.addingTimeInterval(TimeInterval(seconds)))
+            }
+        }
+        return context
+    }
+
+    /// `4h`, `30m`, `1d`.
+    static func compactDuration(_ seconds: Int?) -> String {
+        seconds.map { DurationText.format(seconds: $0) } ?? "-"
+    }
+
+    /// `4 hours`, `1 hour 30 minutes`, `1 day`.
+    static func longDuration(_ seconds: Int?) -> String {
+        guard let seconds, seconds > 0 else { return "-" }
+        var rest = seconds
+        var parts: [String] = []
+        for (unit, name) in [(86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")] where rest >= unit {
+            let count = rest / unit
+            parts.append("\(count) \(name)\(count == 1 ? "" : "s")")
+            rest %= unit
+        }
+        return parts.joined(separator: " ")
+    }
+
+    /// `Sat, 28 Nov 2026 16:15 UTC`: unambiguous for readers in every time zone.
+    static func humanDate(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .weekday], from: date)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return String(format: "%@, %d %@ %d %02d:%02d UTC", days[c.weekday! - 1], c.day!, months[c.month! - 1], c.year!, c.hour!, c.minute!)
+    }
+}

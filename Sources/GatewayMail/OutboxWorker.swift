@@ -1,0 +1,127 @@
+import Foundation
+import GatewayCore
+import Logging
+import ServiceLifecycle
+
+/// Sends the outbox: claims due emails, renders each once (keeping the first rendering, so a retry
+/// resends the same Message-ID), sends over one reused SMTP connection, and records the result.
+///
+/// Transient failures (4xx, connection, timeout) are retried with exponential backoff and jitter up to
+/// ``Policy/maxAttempts``; permanent ones (5xx) fail at once (SMTP-2, SMTP-3). A claim is a lease: if
+/// the process dies mid-send, the email is claimed again when the lease runs out, so nothing is lost.
+public struct OutboxWorker: Service {
+    public struct Policy: Sendable {
+        public var maxAttempts: Int
+        public var retryInitial: TimeInterval
+        public var retryMax: TimeInterval
+        /// How often to look for due emails when idle.
+        public var pollInterval: Duration = .milliseconds(500)
+        /// How long a claim lasts before another worker may take the email.
+        public var lease: TimeInterval = 300
+        public var batchSize = 50
+
+        public init(maxAttempts: Int, retryInitial: TimeInterval, retryMax: TimeInterval) {
+            self.maxAttempts = maxAttempts
+            self.retryInitial = retryInitial
+            self.retryMax = retryMax
+        }
+
+        /// The delay before attempt `attempt + 1`, with ±20 % jitter.
+        func retryDelay(afterAttempt attempt: Int) -> TimeInterval {
+            let base = min(retryMax, retryInitial * pow(2, Double(max(0, attempt - 1))))
+            return base * Double.random(in: 0.8...1.2)
+        }
+    }
+
+    let store: any AccessStore
+    let renderer: NotificationRenderer
+    let sender: any EmailSending
+    let policy: Policy
+    let clock: any GatewayClock
+    let logger: Logger
+
+    public init(store: any AccessStore, renderer: NotificationRenderer, sender: any EmailSending, policy: Policy, clock: any GatewayClock = SystemClock(), logger: Logger) {
+        self.store = store
+        self.renderer = renderer
+        self.sender = sender
+        self.policy = policy
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        logger.info("outbox worker started")
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let sent: Int
+            do {
+                sent = try await drainOnce()
+            } catch {
+                logger.error("outbox: \(error)")
+                sent = 0
+            }
+            if sent == 0 {
+                try? await Task.sleep(for: policy.pollInterval)
+            }
+        }
+        logger.info("outbox worker stopped")
+    }
+
+    /// Claims and processes one batch of due emails.
+    /// - Returns: how many were claimed.
+    @discardableResult
+    public func drainOnce() async throws -> Int {
+        let entries = try await store.claimOutbox(now: clock.now, limit: policy.batchSize, lease: policy.lease)
+        for entry in entries {
+            // Finish the batch even during shutdown: each email is claimed, and leaving it half done
+            // only delays it until the lease runs out.
+            await process(entry)
+        }
+        return entries.count
+    }
+
+    func process(_ entry: OutboxEntry) async {
+        var raw = entry.rawMessage
+        var messageID = entry.messageID
+        if raw == nil {
+            do {
+                let rendered = try await renderer.render(entry, now: clock.now)
+                try await store.saveRenderedMessage(id: entry.id, messageID: rendered.messageID, raw: rendered.raw)
+                raw = rendered.raw
+                messageID = rendered.messageID
+            } catch {
+                logger.error("outbox: cannot render email \(entry.id) (\(entry.kind.rawValue) to \(entry.recipient)): \(error)")
+                try? await store.markOutboxFailed(id: entry.id, error: "render: \(error)", now: clock.now)
+                return
+            }
+        }
+        guard let raw else { return }
+        do throws(DeliveryFailure) {
+            try await sender.send(raw: raw, from: renderer.settings.fromAddress, to: entry.recipient)
+        } catch {
+            await recordFailure(error, of: entry)
+            return
+        }
+        do {
+            try await store.markOutboxSent(id: entry.id, now: clock.now)
+            logger.info("sent \(entry.kind.rawValue) for request \(entry.requestID.map(String.init) ?? "-") to \(entry.recipient)", metadata: ["message_id": "\(messageID ?? "")"])
+        } catch {
+            // Sent but not recorded: the lease will run out and SMTP may deliver it twice, which is
+            // the most SMTP itself can promise.
+            logger.error("email \(entry.id) was sent but could not be marked sent: \(error)")
+        }
+    }
+
+    func recordFailure(_ error: DeliveryFailure, of entry: OutboxEntry) async {
+        let attempts = entry.attempts + 1
+        let now = clock.now
+        if error.isTransient, attempts < policy.maxAttempts {
+            let delay = policy.retryDelay(afterAttempt: attempts)
+            logger.warning("email \(entry.id) to \(entry.recipient) not sent (attempt \(attempts) of \(policy.maxAttempts)), retrying in \(Int(delay))s: \(error.message)")
+            try? await store.markOutboxRetry(id: entry.id, error: error.message, retryAt: now.addingTimeInterval(delay))
+        } else {
+            let why = error.isTransient ? "gave up after \(attempts) attempts: " : ""
+            logger.error("email \(entry.id) to \(entry.recipient) failed: \(why)\(error.message)")
+            try? await store.markOutboxFailed(id: entry.id, error: why + error.message, now: now)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import GatewayCore
+import Logging
+import ServiceLifecycle
+
+/// The time-driven work: expires pending requests at their deadline (the requester is told through
+/// the outbox), sends the one reminder before the deadline, and applies usage-based auto-lock.
+public struct Sweeper: Service {
+    public struct Policy: Sendable {
+        public var interval: Duration
+        /// `nil` turns reminders off.
+        public var reminderLead: TimeInterval?
+
+        public init(interval: Duration, reminderLead: TimeInterval?) {
+            self.interval = interval
+            self.reminderLead = reminderLead
+        }
+    }
+
+    let store: any AccessStore
+    let policy: Policy
+    let clock: any GatewayClock
+    let logger: Logger
+
+    public init(store: any AccessStore, policy: Policy, clock: any GatewayClock = SystemClock(), logger: Logger) {
+        self.store = store
+        self.policy = policy
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await sweepOnce()
+            } catch {
+                logger.error("sweep: \(error)")
+            }
+            try? await Task.sleep(for: policy.interval)
+        }
+    }
+
+    /// One pass: expiry, reminders, auto-lock.
+    public func sweepOnce() async throws {
+        let now = clock.now
+        for request in try await store.expireRequests(now: now) {
+            logger.info("request \(request.id) expired undecided")
+        }
+        if let lead = policy.reminderLead {
+            for id in try await store.sendReminders(now: now, lead: lead) {
+                logger.info("reminder sent for request \(id)")
+            }
+        }
+        for lock in try await store.autoLock(now: now) {
+            logger.info("locked \(lock.user) out of \(lock.resource) after a period without use")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import ApprovalTokens
+import Foundation
+import GatewayCore
+import GatewayMail
+import GatewayStore
+import Logging
+
+/// A clock the test moves by hand.
+final class TestClock: GatewayClock, @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    init(_ start: Date = Date()) { current = start }
+
+    var now: Date { lock.withLock { current } }
+
+    func advance(by seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
+}
+
+/// A store with a directory, a key ring and a renderer over the project's real templates.
+struct GatewayFixture {
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    let store: SQLiteStore
+    let keyRing: KeyRing
+    let renderer: NotificationRenderer
+    let installation: String
+
+    static let directory = DirectorySnapshot(
+        users: [
+            User(email: "admin@example.test", name: "Ada Admin", role: .admin),
+            User(email: "approver1@example.test", name: "Ann Approver"),
+            User(email: "approver2@example.test", name: "Abe Approver"),
+            User(email: "approver3@example.test", name: "Amy Approver"),
+            User(email: "requester1@example.test", name: "Rita Requester"),
+            User(email: "requester2@example.test", name: "Rob Requester"),
+            // Not a mailbox of the lab: the server refuses it with 550.
+            User(email: "no-such-mailbox@example.test", name: "Nobody"),
+        ],
+        groups: [
+            Group(name: "db-approvers", members: ["approver1@example.test", "approver2@example.test"]),
+            Group(name: "web-approvers", members: ["approver3@example.test"]),
+            Group(name: "ghost-approvers", members: ["no-such-mailbox@example.test", "approver3@example.test"]),
+        ],
+        resources: [
+            Resource(name: "prod-db", approverGroups: ["db-approvers"], allowedDurations: [3600, 14_400, 28_800]),
+            Resource(name: "staging-web", approverGroups: ["web-approvers"]),
+            Resource(name: "ghost-app", approverGroups: ["ghost-approvers"]),
+        ]
+    )
+
+    init(now: Date = Date()) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-mail-\(UUID().uuidString)/gateway.sqlite").path
+        store = try SQLiteStore(path: path)
+        _ = try await store.syncDirectory(Self.directory, now: now)
+        // Admin wants outcomes too, so the tests see both preferences at work.
+        try await store.setNotificationPreferences(NotificationPreferences(newRequests: true, outcomes: false), for: "admin@example.test", actor: nil, now: now)
+        keyRing = try KeyRing(text: KeyRing.generateKeyLine(), source: "test")
+        let templates = try await EmailTemplates(directory: Self.projectRoot.appendingPathComponent("templates").path)
+        renderer = NotificationRenderer(
+            templates: templates,
+            settings: RenderSettings(publicURL: "http://127.0.0.1:8080/", replyAddress: "gateway+{key}@example.test", fromAddress: "gateway@example.test", fromName: "Approval Gateway"),
+            signer: TokenSigner(keyRing: keyRing), store: store
+        )
+        installation = try await store.installationID()
+    }
+
+    func worker(sender: any EmailSending, clock: any GatewayClock = SystemClock(), maxAttempts: Int = 5) -> OutboxWorker {
+        OutboxWorker(
+            store: store, renderer: renderer, sender: sender,
+            policy: OutboxWorker.Policy(maxAttempts: maxAttempts, retryInitial: 1, retryMax: 2),
+            clock: clock, logger: Logger(label: "test.outbox")
+        )
+    }
+}

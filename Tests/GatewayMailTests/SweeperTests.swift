@@ -1,0 +1,42 @@
+import Foundation
+import GatewayCore
+import GatewayMail
+import Logging
+import Testing
+
+/// Expiry, reminders, grants ending and auto-lock, driven by an injected clock (AUTHZ-5).
+@Suite struct SweeperTests {
+    @Test("A pending request expires at its deadline and the requester is told; one reminder goes out before")
+    func expiryAndReminder() async throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let fixture = try await GatewayFixture(now: start)
+        let clock = TestClock(start)
+        let sweeper = Sweeper(store: fixture.store, policy: .init(interval: .seconds(1), reminderLead: 3600), clock: clock, logger: Logger(label: "test"))
+        let request = try await fixture.store.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "x"), now: start)
+        try await sweeper.sweepOnce()
+        #expect(try await fixture.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .reminder }.isEmpty)
+        clock.advance(by: 23 * 3600)
+        try await sweeper.sweepOnce()
+        try await sweeper.sweepOnce()
+        let reminders = try await fixture.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .reminder }
+        #expect(reminders.map(\.recipient).sorted() == ["admin@example.test", "approver1@example.test", "approver2@example.test"])
+        clock.advance(by: 3600)
+        try await sweeper.sweepOnce()
+        #expect(try await fixture.store.request(id: request.id)?.state == .expired)
+        let expired = try await fixture.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .expired }
+        #expect(expired.contains { $0.recipient == "requester1@example.test" })
+        // The expired email renders for the requester.
+        let email = try await fixture.renderer.render(try #require(expired.first { $0.recipient == "requester1@example.test" }), now: clock.now)
+        #expect(String(decoding: email.raw, as: UTF8.self).contains("expired"))
+    }
+
+    @Test("A grant ends on time")
+    func grantEnds() async throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let fixture = try await GatewayFixture(now: start)
+        let request = try await fixture.store.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "x", durationSeconds: 3600), now: start)
+        _ = try await fixture.store.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: start)
+        #expect(try await fixture.store.accessStatus(user: "requester1@example.test", resource: "prod-db", at: start.addingTimeInterval(3599)).isAllowed)
+        #expect(try await !fixture.store.accessStatus(user: "requester1@example.test", resource: "prod-db", at: start.addingTimeInterval(3600)).isAllowed)
+    }
+}
