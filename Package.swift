@@ -66,6 +66,7 @@ let package = Package(
             name: "GatewayMail",
             dependencies: [
                 "GatewayCore", "ApprovalTokens", "MailMessage", "MailTransport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

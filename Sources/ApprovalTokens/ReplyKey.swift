@@ -53,6 +53,15 @@ public struct ReplyKey: Sendable, Hashable {
 
     /// Verifies a key text (any case) against every key of `ring`, and its expiry at `now`.
     public static func verify(_ text: String, ring: KeyRing, now: Date) throws(TokenError) -> ReplyKey {
+        let key = try open(text, ring: ring)
+        guard now < key.expiresAt else { throw TokenError(.expired) }
+        return key
+    }
+
+    /// Verifies a key text's signature against every key of `ring` without checking its expiry:
+    /// the (request, reviewer) pair is authentic, so a late reply can still be told that the
+    /// request expired. It must never decide anything on its own.
+    public static func open(_ text: String, ring: KeyRing) throws(TokenError) -> ReplyKey {
         guard text.count <= 64, let bytes = Base32.decode(text), bytes.count > tagBytes + 6 else { throw TokenError(.malformed) }
         let body = Array(bytes.dropLast(tagBytes))
         let tag = Array(bytes.suffix(tagBytes))
@@ -72,9 +81,7 @@ public struct ReplyKey: Sendable, Hashable {
             throw TokenError(.malformed)
         }
         let minutes = body[index...].reduce(UInt32(0)) { ($0 << 8) | UInt32($1) }
-        let key = ReplyKey(requestID: Int64(request), reviewerID: Int64(reviewer), expiresAt: Date(timeIntervalSince1970: TimeInterval(minutes) * 60))
-        guard now < key.expiresAt else { throw TokenError(.expired) }
-        return key
+        return ReplyKey(requestID: Int64(request), reviewerID: Int64(reviewer), expiresAt: Date(timeIntervalSince1970: TimeInterval(minutes) * 60))
     }
 
     static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {

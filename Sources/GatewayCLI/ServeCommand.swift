@@ -62,11 +62,15 @@ struct ServeCommand: AsyncParsableCommand {
                 ),
                 logger: Logger(label: "approval-gateway.sweep")
             )
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: outbox), .init(service: sweeper)]
+            if let inbox = try inboxProcessor(configuration, keyRing: keyRing, store: context.store, logger: logger) {
+                services.append(.init(service: inbox))
+            }
             logger.info("approval-gateway serving", metadata: [
                 "database": "\(configuration.database)", "smtp": "\(smtp)", "signing_key": "\(keyRing.signingKey.id)",
             ])
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [.init(service: outbox), .init(service: sweeper)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))
@@ -74,6 +78,39 @@ struct ServeCommand: AsyncParsableCommand {
             await sender.close()
             logger.info("approval-gateway stopped")
         }
+    }
+
+    /// The inbox processor for the configured mailbox, or `nil` (with a warning) when no mailbox is configured.
+    func inboxProcessor(_ configuration: GatewayConfiguration, keyRing: KeyRing, store: SQLiteStore, logger: Logger) throws -> InboxProcessor? {
+        guard configuration.imap.username != nil, configuration.imap.password != nil else {
+            logger.warning("decisions by email reply are OFF: imap.username and imap.password (APPROVAL_GATEWAY_IMAP_PASSWORD) are not set")
+            return nil
+        }
+        let reply = configuration.reply
+        if reply.trustedAuthservID == nil {
+            if reply.requireAuthentication {
+                logger.error("every reply will be REFUSED: reply.trusted_authserv_id is not set. Set it to the authserv-id of your receiving mail server's Authentication-Results, or set reply.require_authentication: false to accept replies on the reply token and From alone")
+            } else {
+                logger.warning("!!! reply.require_authentication is false and no reply.trusted_authserv_id is set: replies are accepted on the reply token and the From address ALONE, which a forged From can defeat if the reply address leaks. Configure reply.trusted_authserv_id for production. !!!")
+            }
+        }
+        if !configuration.imap.verifyCertificates {
+            logger.warning("imap.verify_certificates is false: the IMAP server's certificate is NOT verified")
+        }
+        let imap = try configuration.imap.transportConfiguration()
+        let mailbox = IMAPMailbox(configuration: imap, logger: Logger(label: "approval-gateway.imap"))
+        let verifier = ReplyVerifier(
+            settings: ReplySettings(replyAddress: reply.address, trustedAuthservID: reply.trustedAuthservID, requireAuthentication: reply.requireAuthentication),
+            keyRing: keyRing, store: store
+        )
+        return InboxProcessor(
+            mailbox: mailbox, verifier: verifier, store: store,
+            policy: InboxProcessor.Policy(
+                processedFolder: configuration.imap.processedFolder, rejectedFolder: configuration.imap.rejectedFolder,
+                pollInterval: .seconds(configuration.imap.pollIntervalSeconds), maxMessageBytes: configuration.imap.maxMessageBytes
+            ),
+            logger: Logger(label: "approval-gateway.inbox")
+        )
     }
 }
 

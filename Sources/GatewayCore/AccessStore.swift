@@ -11,11 +11,14 @@ public struct DecisionAttempt: Sendable, Hashable {
     /// Channel evidence kept in the audit log: a Message-ID, a token's key id and nonce hash, a source
     /// address. Never a token.
     public var evidence: [String: String]
+    /// The digest of a single-use token's nonce: a token that already decided something is refused.
+    public var tokenNonce: String?
 
     public init(
         requestID: Int64, reviewer: String, action: DecisionAction, channel: DecisionChannel,
-        comment: String? = nil, evidence: [String: String] = [:]
+        comment: String? = nil, evidence: [String: String] = [:], tokenNonce: String? = nil
     ) {
+        self.tokenNonce = tokenNonce
         self.requestID = requestID
         self.reviewer = EmailAddress.normalize(reviewer)
         self.action = action

@@ -18,6 +18,8 @@ public struct DecisionRefusal: Error, Sendable, Hashable, CustomStringConvertibl
         case pastDeadline = "past_deadline"
         /// The request does not exist.
         case unknownRequest = "unknown_request"
+        /// The single-use token was already used for a decision.
+        case tokenUsed = "token_used"
     }
 
     public var code: Code

@@ -95,7 +95,7 @@ public struct NotificationRenderer: Sendable {
                 if resource?.linkCodeRequired == true {
                     context["link_code"] = LinkCode.code(requestID: request.id, reviewer: entry.recipient, ring: signer.keyRing)
                 }
-                if entry.kind != .replyRefusal, let reviewerID = try await store.userID(email: entry.recipient) {
+                if request.state == .pending, let reviewerID = try await store.userID(email: entry.recipient) {
                     let key = try ReplyKey(requestID: request.id, reviewerID: reviewerID, expiresAt: expiry).encoded(with: signer.keyRing)
                     replyTo = Composer.mailbox(settings.replyAddress.replacingOccurrences(of: "{key}", with: key), name: settings.fromName)
                 }
@@ -119,7 +119,8 @@ public struct NotificationRenderer: Sendable {
             throw NotificationError("cannot address an email from \(settings.fromAddress) to \(entry.recipient)")
         }
         var random = SystemRandomNumberGenerator()
-        let messageID = "ag.\(entry.id).\(String(random.next(), radix: 36))@\(settings.domain)"
+        // 128 random bits: replies that lost their reply address are matched through this id.
+        let messageID = "ag.\(entry.id).\(String(random.next(), radix: 36))\(String(random.next(), radix: 36))@\(settings.domain)"
         var message = ComposedMessage(from: from, to: [to], subject: subject, text: text, html: html, date: Int64(now.timeIntervalSince1970))
         message.messageID = messageID
         message.replyTo = replyTo

@@ -7,7 +7,11 @@ extension SQLiteStore {
     /// request with a conditional update, then (for the winner only) create the grant or lift the
     /// lock, and append the audit record. A refusal is audited in the same way and returned.
     public func decide(_ attempt: DecisionAttempt, now: Date) async throws -> DecisionOutcome {
-        try await pool.write { db in
+        try await pool.write { db in try Self.decide(attempt, now: now, db: db) }
+    }
+
+    /// The decision, inside the caller's write transaction.
+    static func decide(_ attempt: DecisionAttempt, now: Date, db: Database) throws -> DecisionOutcome {
             func refuse(_ refusal: DecisionRefusal, _ request: AccessRequest?) throws -> DecisionOutcome {
                 try db.appendAudit(
                     at: now, action: "decide", actor: attempt.reviewer, requestID: attempt.requestID,
@@ -27,6 +31,10 @@ extension SQLiteStore {
                 reviewerGroups: try db.groupNames(of: attempt.reviewer),
                 channel: attempt.channel, now: now
             )
+            if let nonce = attempt.tokenNonce,
+               try Bool.fetchOne(db, sql: "SELECT 1 FROM used_tokens WHERE nonce_digest = ?", arguments: [nonce]) == true {
+                return try refuse(DecisionRefusal(.tokenUsed, detail: "this link or reply was already used for a decision"), request)
+            }
             let right: ReviewRight
             do throws(DecisionRefusal) {
                 right = try DecisionPolicy.authorize(facts)
@@ -80,9 +88,14 @@ extension SQLiteStore {
                 outcome: "accepted", reason: right.description,
                 detail: detail.merging(["attempted": attempt.action.rawValue]) { old, _ in old }
             )
+            if let nonce = attempt.tokenNonce {
+                try db.execute(
+                    sql: "INSERT INTO used_tokens (nonce_digest, request_id, channel, used_at) VALUES (?, ?, ?, ?)",
+                    arguments: [nonce, request.id, attempt.channel.rawValue, now]
+                )
+            }
             let decided = try db.fetchRequest(id: request.id)!
             try db.enqueueOutcome(decided, now: now)
             return .decided(decided, grant: grant, right: right)
-        }
     }
 }

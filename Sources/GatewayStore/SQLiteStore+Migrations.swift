@@ -140,6 +140,7 @@ extension SQLiteStore {
                 );
                 """)
         }
+        registerInboxMigrations(&migrator)
         return migrator
     }
 

@@ -34,11 +34,13 @@ struct GatewayFixture {
             User(email: "approver3@example.test", name: "Amy Approver"),
             User(email: "requester1@example.test", name: "Rita Requester"),
             User(email: "requester2@example.test", name: "Rob Requester"),
+            // A requester who is also an approver of prod-db: never of their own request (AUTHZ-1).
+            User(email: "requester3@example.test", name: "Ray Requester"),
             // Not a mailbox of the lab: the server refuses it with 550.
             User(email: "no-such-mailbox@example.test", name: "Nobody"),
         ],
         groups: [
-            Group(name: "db-approvers", members: ["approver1@example.test", "approver2@example.test"]),
+            Group(name: "db-approvers", members: ["approver1@example.test", "approver2@example.test", "requester3@example.test"]),
             Group(name: "web-approvers", members: ["approver3@example.test"]),
             Group(name: "ghost-approvers", members: ["no-such-mailbox@example.test", "approver3@example.test"]),
         ],
@@ -49,7 +51,7 @@ struct GatewayFixture {
         ]
     )
 
-    init(now: Date = Date()) async throws {
+    init(now: Date = Date(), fromAddress: String = "gateway@example.test", replyAddress: String = "gateway+{key}@example.test") async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-mail-\(UUID().uuidString)/gateway.sqlite").path
         store = try SQLiteStore(path: path)
         _ = try await store.syncDirectory(Self.directory, now: now)
@@ -59,7 +61,7 @@ struct GatewayFixture {
         let templates = try await EmailTemplates(directory: Self.projectRoot.appendingPathComponent("templates").path)
         renderer = NotificationRenderer(
             templates: templates,
-            settings: RenderSettings(publicURL: "http://127.0.0.1:8080/", replyAddress: "gateway+{key}@example.test", fromAddress: "gateway@example.test", fromName: "Approval Gateway"),
+            settings: RenderSettings(publicURL: "http://127.0.0.1:8080/", replyAddress: replyAddress, fromAddress: fromAddress, fromName: "Approval Gateway"),
             signer: TokenSigner(keyRing: keyRing), store: store
         )
         installation = try await store.installationID()

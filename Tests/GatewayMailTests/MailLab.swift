@@ -20,6 +20,45 @@ enum MailLab {
         }
     }
 
+    /// Runs `scripts/mail-lab ARGUMENTS` and fails the test when it fails.
+    static func script(_ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [GatewayFixture.projectRoot.appendingPathComponent("scripts/mail-lab").path] + arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let output = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            Issue.record("scripts/mail-lab \(arguments.joined(separator: " ")) failed: \(String(decoding: output, as: UTF8.self))")
+            throw CancellationError()
+        }
+    }
+
+    /// Empties one lab user's mailboxes; its INBOX gets a new UIDVALIDITY.
+    static func resetUser(_ user: String) throws {
+        try script("reset-user", user)
+    }
+
+    /// The raw messages in `user`'s INBOX that contain every one of `markers`.
+    static func messages(for user: String, containing marker: String, marker second: String) -> [String] {
+        messages(for: user, containing: marker).filter { $0.contains(second) }
+    }
+
+    /// Waits until `user` has `count` messages containing both markers.
+    static func waitForMessages(for user: String, containing marker: String, count: Int, marker second: String, timeout: Duration = .seconds(15)) async throws -> [String] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            let found = messages(for: user, containing: marker, marker: second)
+            if found.count >= count { return found }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return messages(for: user, containing: marker, marker: second)
+    }
+
     /// The raw messages in `user`'s INBOX that contain `marker`.
     static func messages(for user: String, containing marker: String) -> [String] {
         let local = user.split(separator: "@").first.map(String.init) ?? user

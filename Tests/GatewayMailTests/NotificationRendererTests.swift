@@ -64,7 +64,7 @@ import Testing
         _ = try await fixture.store.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .approve, channel: .cli, comment: "on call"), now: Date())
         let entries = try await fixture.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .decided }
         // Admin was notified of the request (role admin), so admin is told who decided, like approver2.
-        #expect(entries.map(\.recipient).sorted() == ["admin@example.test", "approver2@example.test", "requester1@example.test"])
+        #expect(entries.map(\.recipient).sorted() == ["admin@example.test", "approver2@example.test", "requester1@example.test", "requester3@example.test"])
         let toRequester = try MailMessage(parsing: try await fixture.renderer.render(entries.first { $0.recipient == "requester1@example.test" }!, now: Date()).raw)
         let text = try #require(toRequester.part("text/plain"))
         #expect(text.contains("Your request for prod-db was approved by Ann Approver"))

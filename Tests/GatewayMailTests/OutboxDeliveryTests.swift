@@ -13,16 +13,16 @@ import Testing
         )))
     }
 
-    @Test("A request on prod-db mails each approver and admin exactly once, and nobody else")
+    @Test("A request on prod-db mails each approver and admin exactly once, and nobody else (not the requester)")
     func deliversToTheRightPeople() async throws {
         try MailLab.requireRunning()
         let fixture = try await GatewayFixture()
         let request = try await fixture.store.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "deliver", durationSeconds: 3600), now: Date())
         let worker = fixture.worker(sender: try labSender())
-        #expect(try await worker.drainOnce() == 3)
+        #expect(try await worker.drainOnce() == 4)
         #expect(try await worker.drainOnce() == 0)
         let marker = "X-Approval-Gateway: \(fixture.installation)"
-        for user in ["approver1@example.test", "approver2@example.test", "admin@example.test"] {
+        for user in ["approver1@example.test", "approver2@example.test", "requester3@example.test", "admin@example.test"] {
             let found = try await MailLab.waitForMessages(for: user, containing: marker, count: 1)
             #expect(found.count == 1, "\(user) got \(found.count)")
             #expect(found.first?.contains("Content-Type: text/plain") == true && found.first?.contains("Content-Type: text/html") == true)
@@ -34,7 +34,7 @@ import Testing
         for user in ["approver3@example.test", "requester1@example.test"] {
             #expect(MailLab.messages(for: user, containing: marker).isEmpty, "\(user) was mailed")
         }
-        #expect(try await fixture.store.outboxEntries(status: .sent, limit: 10).count == 3)
+        #expect(try await fixture.store.outboxEntries(status: .sent, limit: 10).count == 4)
     }
 
     @Test("SMTP-2: with the SMTP server unreachable requests still succeed; their emails arrive once it is back, each once")

@@ -19,7 +19,7 @@ import Testing
         try await sweeper.sweepOnce()
         try await sweeper.sweepOnce()
         let reminders = try await fixture.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .reminder }
-        #expect(reminders.map(\.recipient).sorted() == ["admin@example.test", "approver1@example.test", "approver2@example.test"])
+        #expect(reminders.map(\.recipient).sorted() == ["admin@example.test", "approver1@example.test", "approver2@example.test", "requester3@example.test"])
         clock.advance(by: 3600)
         try await sweeper.sweepOnce()
         #expect(try await fixture.store.request(id: request.id)?.state == .expired)

@@ -1,0 +1,207 @@
+import ApprovalTokens
+import Foundation
+import GatewayCore
+import GatewayMail
+import MailMessage
+import MailTransport
+import Testing
+
+/// Loop safety and exactly-once processing against the real lab (LOOP-1, LOOP-2, LOOP-4, IMAP-1..4).
+@Suite(.serialized) struct InboxLoopAndDeliveryTests {
+    @Test("LOOP-1: an out-of-office auto-reply and a bounce change nothing and get no answer")
+    func autoReplyAndBounce() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver21")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        let replyTo = try #require(try MailMessage(parsing: notification).headers["Reply-To"].map { try AddressParser.parseSingleMailbox($0).address })
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "Approved leave: I am out of office until Monday.", extraHeaders: ["Auto-Submitted: auto-replied", "X-Autoreply: yes"])
+        let bounce = [
+            "From: Mail Delivery System <MAILER-DAEMON@example.test>",
+            "To: \(replyTo)",
+            "Subject: Undelivered Mail Returned to Sender",
+            "Message-ID: <bounce-\(UUID().uuidString)@example.test>",
+            "MIME-Version: 1.0",
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"",
+            "",
+            "--b1",
+            "Content-Type: text/plain",
+            "",
+            "Rejected: 550 5.1.1 user unknown",
+            "--b1",
+            "Content-Type: message/delivery-status",
+            "",
+            "Final-Recipient: rfc822; nobody@example.test",
+            "Action: failed",
+            "--b1",
+            "Content-Type: message/rfc822",
+            "",
+            "From: approver1@example.test",
+            "Subject: Re: approve",
+            "",
+            "Approve - looks fine",
+            "--b1--",
+            "",
+        ].joined(separator: "\r\n")
+        try await gateway.send(raw: bounce, envelopeFrom: "", to: replyTo)
+        #expect(try await gateway.process(expecting: 2) == 2)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+        let inbound = try await gateway.store.inboundMessages(limit: 10)
+        #expect(inbound.map(\.outcome) == ["ignored", "ignored"])
+        #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
+    }
+
+    @Test("LOOP-2 / LOOP-4: the gateway's own mail fed back 100 times produces at most one outgoing email")
+    func ownMailFedBack() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver22")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        let replyTo = try #require(try MailMessage(parsing: notification).headers["Reply-To"].map { try AddressParser.parseSingleMailbox($0).address })
+        let before = try await gateway.store.outboxEntries(status: nil, limit: 1000).count
+        // The notification itself, as if a forwarding rule or a misconfigured server sent it back.
+        let raw = notification.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
+        for index in 0..<100 {
+            let unique = raw.replacingOccurrences(of: "Message-ID: <", with: "Message-ID: <loop\(index).")
+            try await gateway.send(raw: unique, envelopeFrom: "approver21@example.test", to: replyTo)
+        }
+        #expect(try await gateway.process(expecting: 100, timeout: .seconds(60)) == 100)
+        let after = try await gateway.store.outboxEntries(status: nil, limit: 1000).count
+        #expect(after - before <= 1)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+    }
+
+    @Test("IMAP-2: the same reply delivered twice yields exactly one decision")
+    func sameReplyTwice() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver23")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        let id = "same-\(UUID().uuidString)@client.example.test"
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve", messageID: id)
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve", messageID: id)
+        #expect(try await gateway.process(expecting: 2) == 2)
+        #expect(try await gateway.store.request(id: request.id)?.state == .approved)
+        let log = try await gateway.store.auditLog(requestID: request.id).filter { $0.action == "decide" }
+        #expect(log.count == 1)
+        #expect(try await gateway.store.inboundMessages(limit: 10).count == 1)
+        #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .replyConfirmation }.count == 1)
+    }
+
+    @Test("IMAP-3: a crash between the decision commit and the move yields one decision; the message is moved on restart")
+    func crashBeforeMove() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver24")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve")
+        // The first run commits the decision and dies before moving the message: exactly the state
+        // a kill -9 between the two steps leaves (the message still in INBOX, the UID not recorded).
+        let status = try await gateway.mailbox.select()
+        var uids: [UInt32] = []
+        for _ in 0..<100 where uids.isEmpty {
+            uids = try await gateway.mailbox.uidsAfter(0)
+            if uids.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let uid = try #require(uids.first)
+        let raw = try #require(try await gateway.mailbox.fetchRaw(uid: uid))
+        let verifier = ReplyVerifier(settings: ReplySettings(replyAddress: "approver24+{key}@example.test", trustedAuthservID: "mail.example.test", requireAuthentication: true), keyRing: gateway.fixture.keyRing, store: gateway.store)
+        let verdict = try await verifier.verify(raw: raw, mailbox: "INBOX", uidValidity: status.uidValidity, uid: uid, now: gateway.clock.now)
+        _ = try await gateway.store.recordInbound(verdict.record, attempt: verdict.attempt, limits: AnswerLimits(), answer: { _ in nil }, now: gateway.clock.now)
+        #expect(try await gateway.store.request(id: request.id)?.state == .approved)
+        // The restarted processor sees the message again.
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.auditLog(requestID: request.id).filter { $0.action == "decide" }.count == 1)
+        #expect(try await gateway.folderCount("Processed") == 1)
+        #expect(try await gateway.mailbox.select().messages == 0)
+    }
+
+    @Test("IMAP-1: a new UIDVALIDITY (mailbox reset) never causes a second decision")
+    func uidValidityChange() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver25")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        let id = "reset-\(UUID().uuidString)@client.example.test"
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve", messageID: id)
+        #expect(try await gateway.process() == 1)
+        let before = try #require(try await gateway.store.mailboxState("INBOX"))
+        try MailLab.resetUser("approver25")
+        await gateway.mailbox.close()
+        // The same reply arrives again in the new mailbox (a restore, a server migration).
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve", messageID: id)
+        #expect(try await gateway.process() == 1)
+        let after = try #require(try await gateway.store.mailboxState("INBOX"))
+        #expect(after.uidValidity != before.uidValidity)
+        #expect(try await gateway.store.auditLog(requestID: request.id).filter { $0.action == "decide" }.count == 1)
+    }
+
+    @Test("IMAP-4: a message over the size limit is not downloaded and is moved aside")
+    func oversizeMessage() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver26")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        let padding = String(repeating: "x", count: 998) + "\n"
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve\n\n" + String(repeating: padding, count: 250))
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.reason == "too_large")
+        #expect(try await gateway.folderCount("Rejected") == 1)
+    }
+
+    @Test("IMAP-5: with the IMAP server unreachable the processor backs off, and resumes when it returns")
+    func serverDownAndBack() async throws {
+        // A relay we can stop and start stands in for the IMAP server going away.
+        let port = Int.random(in: 20_000...29_999)
+        var relay = try Relay(port: port, target: 1143)
+        let gateway = try await InboxHarness(gatewayUser: "approver27", imapURL: "imap://127.0.0.1:\(port)/INBOX")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        #expect(try await gateway.processor.processNewMessages() == 0)
+        relay.stop()
+        await gateway.mailbox.close()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve")
+        let service = Task { try await gateway.processor.run() }
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+        #expect(await gateway.mailbox.backoffState.failures > 0)
+        relay = try Relay(port: port, target: 1143)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while clock.now < deadline, try await gateway.store.request(id: request.id)?.state == .pending {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        service.cancel()
+        gateway.mailbox.shutdown()
+        relay.stop()
+        #expect(try await gateway.store.request(id: request.id)?.state == .approved)
+    }
+}
+
+/// A TCP relay (socat) from a local port to the lab's IMAP port, stopped and started by tests.
+struct Relay {
+    let port: Int
+    let process: Process
+
+    init(port: Int, target: Int) throws {
+        self.port = port
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+        process.arguments = ["TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork", "TCP:127.0.0.1:\(target)"]
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.3)
+    }
+
+    /// Stops listening and drops the connections it relays (socat forks one child per connection).
+    /// SIGKILL, because processes started from a test inherit a signal mask that blocks SIGTERM.
+    mutating func stop() {
+        let kill = Process()
+        kill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+        kill.arguments = ["-KILL", "-f", "TCP-LISTEN:\(port),"]
+        try? kill.run()
+        kill.waitUntilExit()
+        process.waitUntilExit()
+    }
+}

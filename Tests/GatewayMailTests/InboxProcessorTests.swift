@@ -1,0 +1,182 @@
+import ApprovalTokens
+import Foundation
+import GatewayCore
+import GatewayMail
+import MailMessage
+import MailTransport
+import Testing
+
+/// Decisions by email reply, end to end against the real lab: replies sent over SMTP as a mail
+/// client would, delivered by Postfix through Dovecot, picked up over IMAP.
+@Suite(.serialized) struct InboxProcessorTests {
+    @Test("A reply 'Approve - on call this week' approves: the requester, the reviewer and the other approvers are told")
+    func approveByReply() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver21")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        try await gateway.reply(to: notification, from: "Ann Approver <approver1@example.test>", body: "Approve - on call this week")
+        #expect(try await gateway.process() == 1)
+
+        let decided = try #require(try await gateway.store.request(id: request.id))
+        #expect(decided.state == .approved)
+        #expect(decided.decision?.reviewer == "approver1@example.test")
+        #expect(decided.decision?.channel == .reply)
+        #expect(decided.decision?.comment == "on call this week")
+        while try await gateway.worker.drainOnce() > 0 {}
+        let outbox = try await gateway.store.outboxEntries(status: .sent, limit: 100)
+        #expect(outbox.filter { $0.kind == .replyConfirmation }.map(\.recipient) == ["approver1@example.test"])
+        #expect(outbox.filter { $0.kind == .decided }.map(\.recipient).sorted() == ["admin@example.test", "approver2@example.test", "requester1@example.test", "requester3@example.test"])
+        let toApprover2 = try await MailLab.waitForMessages(for: "approver2@example.test", containing: "[approved]", count: 1, marker: gateway.marker)
+        #expect(toApprover2.first?.contains("approved by Ann Approver") == true)
+        let confirmation = try await MailLab.waitForMessages(for: "approver1@example.test", containing: "Done: you approved", count: 1, marker: gateway.marker)
+        #expect(confirmation.count == 1)
+        #expect(try await MailLab.waitForMessages(for: "requester1@example.test", containing: "Your request for prod-db was approved", count: 1, marker: gateway.marker).count == 1)
+        // IMAP-3: moved to Processed after the commit.
+        #expect(try await gateway.folderCount("Processed") == 1)
+        #expect(try await gateway.mailbox.select().messages == 0)
+    }
+
+    struct RefusalCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var testDescription: String { name }
+    }
+
+    @Test("REPLY-2: a reply From someone else than the token's reviewer changes nothing and is not answered")
+    func fromSomeoneElse() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver22")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        try await gateway.reply(to: notification, from: "Abe Approver <approver2@example.test>", body: "Approve")
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+        let inbound = try #require(try await gateway.store.inboundMessages(limit: 1).first)
+        #expect(inbound.reason == "sender_mismatch")
+        #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
+        #expect(try await gateway.folderCount("Rejected") == 1)
+    }
+
+    @Test("AUTHZ-1: the requester, even with approver rights and a valid reply key, cannot approve by reply")
+    func requesterCannotSelfApprove() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver23")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest("requester3@example.test")
+        // requester3 is in db-approvers but was not asked; mint the key the gateway would give them.
+        let requester3 = try #require(try await gateway.store.userID(email: "requester3@example.test"))
+        let key = try ReplyKey(requestID: request.id, reviewerID: requester3, expiresAt: request.expiresAt).encoded(with: gateway.fixture.keyRing)
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        try await gateway.reply(to: notification, from: "requester3@example.test", body: "approve", replyTo: "approver23+\(key)@example.test")
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.reason == "self_decision")
+        let answers = try await gateway.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .replyRefusal }
+        #expect(answers.map(\.recipient) == ["requester3@example.test"])
+        #expect(answers.first?.context["refusal"]?.contains("your own request") == true)
+    }
+
+    @Test("AUTHZ-2: a reviewer removed from the group after the email was sent cannot approve by reply")
+    func removedReviewer() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver24")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        var directory = GatewayFixture.directory
+        directory.groups[0].members.remove("approver1@example.test")
+        _ = try await gateway.store.syncDirectory(directory, now: gateway.clock.now)
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve")
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.reason == "not_allowed")
+    }
+
+    @Test("A token from another request decides only that request, never the one the reply is about")
+    func tokenFromAnotherRequest() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver25")
+        defer { Task { await gateway.shutdown() } }
+        let first = try await gateway.createRequest("requester1@example.test")
+        let second = try await gateway.createRequest("requester2@example.test")
+        _ = try await gateway.store.decide(DecisionAttempt(requestID: first.id, reviewer: "admin@example.test", action: .deny, channel: .cli), now: gateway.clock.now)
+        let firstMail = try await gateway.notification(for: "approver1@example.test", request: first)
+        let secondMail = try await gateway.notification(for: "approver1@example.test", request: second)
+        let firstReplyTo = try #require(try MailMessage(parsing: firstMail).headers["Reply-To"].map { try AddressParser.parseSingleMailbox($0).address })
+        // The reply is about the second request (thread, subject) but carries the first one's address.
+        try await gateway.reply(to: secondMail, from: "approver1@example.test", body: "approve", replyTo: firstReplyTo)
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.request(id: second.id)?.state == .pending)
+        #expect(try await gateway.store.request(id: first.id)?.state == .denied)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.reason == "not_pending")
+    }
+
+    @Test("REPLY-3: forged or failing Authentication-Results change nothing", arguments: [
+        ("foreign authserv-id saying pass", "evil@evil.test", ["Authentication-Results: mx.other.example; dmarc=pass header.from=example.test; dkim=pass header.d=example.test"]),
+        ("ours placed below a failing one", "evil@evil.test", ["Authentication-Results: mail.example.test; dmarc=pass header.from=example.test"]),
+        ("dmarc=fail", "evil@evil.test", []),
+        ("no authentication at all", "bounce@unknown.example", []),
+    ])
+    func forgedAuthentication(name: String, envelopeFrom: String, headers: [String]) async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver26")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        try await gateway.reply(to: notification, from: "approver1@example.test", envelopeFrom: envelopeFrom, body: "approve", extraHeaders: headers)
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending, "\(name)")
+        let inbound = try #require(try await gateway.store.inboundMessages(limit: 1).first)
+        #expect(inbound.reason == "not_authenticated", "\(name): \(inbound.verdicts)")
+        #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
+    }
+
+    @Test("Ambiguous and quoted-only commands are not understood: no change, one explanation", arguments: [
+        "Approval needed? Let me check first.\n\nAnn",
+        "",
+        "Hi,\napprove",
+    ])
+    func notUnderstood(body: String) async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver27")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: body)
+        // A second unclear reply gets no second explanation (LOOP-3).
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: body)
+        #expect(try await gateway.process(expecting: 2) == 2)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+        let answers = try await gateway.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .replyRefusal }
+        #expect(answers.count == 1)
+        #expect(answers.first?.context["show_grammar"] == "true")
+    }
+
+    @Test("AUTHZ-5: a reply after the deadline changes nothing and is told the request expired")
+    func expiredRequest() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver28")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        gateway.clock.advance(by: 25 * 3600)
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "Approve")
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.request(id: request.id)?.decision == nil)
+        let answer = try #require(try await gateway.store.outboxEntries(status: nil, limit: 100).first { $0.kind == .replyRefusal })
+        #expect(answer.context["refusal"]?.contains("expired") == true)
+    }
+
+    @Test("AUTHZ-3: a second decision by reply after the first is refused and told who decided")
+    func secondDecision() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver29")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let first = try await gateway.notification(for: "approver1@example.test", request: request)
+        let second = try await gateway.notification(for: "approver2@example.test", request: request)
+        try await gateway.reply(to: first, from: "approver1@example.test", body: "deny: not during the freeze")
+        #expect(try await gateway.process() == 1)
+        try await gateway.reply(to: second, from: "approver2@example.test", body: "APPROVED!")
+        #expect(try await gateway.process() == 1)
+        let stored = try #require(try await gateway.store.request(id: request.id))
+        #expect(stored.state == .denied)
+        #expect(stored.decision?.comment == "not during the freeze")
+        let refusal = try #require(try await gateway.store.outboxEntries(status: nil, limit: 100).first { $0.kind == .replyRefusal })
+        #expect(refusal.recipient == "approver2@example.test")
+        #expect(refusal.context["refusal"] == "it was already denied by approver1@example.test.")
+    }
+}
