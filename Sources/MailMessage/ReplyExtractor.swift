@@ -16,21 +16,59 @@ public enum ReplyExtractor {
     /// Byte version of `extract(_:)`.
     public static func extract(utf8 text: [UInt8]) -> [UInt8] {
         let lines = ReplyText.lineRanges(text)
-        let cut = cutIndex(text, lines)
-        guard cut > 0 else { return [] }
+        let (cut, sharedEnd) = cutIndex(text, lines)
+        // A reply and an attribution that share one line ("Thanks On Mon, … wrote:"): the text before
+        // the attribution is kept as the last line.
+        let shared = sharedEnd.map { lines[cut].lowerBound..<$0 }
+        guard cut > 0 || shared != nil else { return [] }
         // The lines before the cut, joined with LF.
         if cut == lines.count, !text.contains(cr) { return text }
         var out: [UInt8] = []
-        out.reserveCapacity(lines[cut - 1].upperBound)
+        out.reserveCapacity(cut > 0 ? lines[cut - 1].upperBound : 64)
         for k in 0..<cut {
             if k > 0 { out.append(lf) }
             out += text[lines[k]]
         }
+        if let shared {
+            if cut > 0 { out.append(lf) }
+            out += text[shared]
+        }
         return out
     }
 
-    /// The index of the first line that ends the reply (== lines.count when none does).
-    static func cutIndex(_ text: [UInt8], _ lines: [Range<Int>]) -> Int {
+    /// When a cut line is a reply followed on the same line by an attribution that opens with one of
+    /// the reference's words (`reply On <date>, <name> wrote:`, `reply--- Le … a écrit :`), the end
+    /// offset of the reply part; nil otherwise. Only the extended
+    /// attribution rule is split this way: lines cut by a reference rule, quotes and signatures are
+    /// never kept.
+    static func sharedLineReplyEnd(_ l: ArraySlice<UInt8>, next: (Int) -> ArraySlice<UInt8>?) -> Int? {
+        guard l.count <= maxMarkerLength, let first = l.first, first != UInt8(ascii: ">"), first != UInt8(ascii: "-") else { return nil }
+        let lower = Lowered(l)
+        let b = lower.bytes
+        // Only a line that is cut as an attribution and nothing else.
+        guard !startsWithIntro(b), !isReferenceCut(lower, l, next: next), !isBanner(lower),
+              !isHeaderBlock(lower, next: next), !isMobileSignature(lower) else { return nil }
+        var p = 1
+        while p < b.count {
+            let prev = b[p - 1]
+            if prev == space || prev == UInt8(ascii: "-"), b[p] != space, b[p] != UInt8(ascii: "-") {
+                let rest = Array(b[p...])
+                if startsWithReferenceIntro(rest), hasVerbThenColonEnd(rest, verbs: ReplyMarkers.verbs),
+                   rest.contains(UInt8(ascii: "@")) || rest.contains(where: isDigitASCII) {
+                    // Trim the separator (spaces and dashes) off the reply part.
+                    var e = p
+                    while e > 0, b[e - 1] == space || b[e - 1] == UInt8(ascii: "-") { e -= 1 }
+                    return e > 0 ? l.startIndex + e : nil
+                }
+            }
+            p += 1
+        }
+        return nil
+    }
+
+    /// The index of the first line that ends the reply (== lines.count when none does) and, when that
+    /// line starts with reply text followed by an attribution, the end offset of that reply text.
+    static func cutIndex(_ text: [UInt8], _ lines: [Range<Int>]) -> (Int, Int?) {
         var stripped: [ArraySlice<UInt8>] = []
         stripped.reserveCapacity(min(lines.count, 64))
         // Stripped lines are computed lazily up to i + 3 (the look-ahead the rules need).
@@ -41,9 +79,10 @@ public enum ReplyExtractor {
         let n = lines.count
         for i in 0..<n {
             let l = line(i)
-            if isCut(raw: text[lines[i]], l, next: { k in i + k < n ? line(i + k) : nil }) { return i }
+            let next: (Int) -> ArraySlice<UInt8>? = { k in i + k < n ? line(i + k) : nil }
+            if isCut(raw: text[lines[i]], l, next: next) { return (i, sharedLineReplyEnd(l, next: next)) }
         }
-        return n
+        return (n, nil)
     }
 
     /// Lines longer than this are never markers (keeps the work per line bounded).
@@ -167,7 +206,7 @@ public enum ReplyExtractor {
         }
         // Wrapped over up to three lines: an address or date on the first line, the verb and colon on
         // a following short line.
-        if !endsColon, b.contains(UInt8(ascii: "@")) || startsWithIntro(b) {
+        if !endsColon, b.contains(UInt8(ascii: "@")) || startsWithIntro(b) || startsWithNumericDate(b) {
             var joined = b
             for k in 1...2 {
                 guard let nx = next(k), !nx.isEmpty, nx.count < 120 else { break }
@@ -184,7 +223,45 @@ public enum ReplyExtractor {
         }
         // Gmail in many languages writes no verb: "<date>, <time> Name <addr>:".
         if endsColon, hasAddressAndTime(b) { return true }
+        // A verb-less "<date> Name <addr>" line directly above a quote block (a blank line may sit
+        // between them).
+        if startsWithNumericDate(b), hasAddress(b) {
+            for k in 1...2 {
+                guard let nx = next(k) else { break }
+                if nx.isEmpty { continue }
+                if nx.first == UInt8(ascii: ">") { return true }
+                break
+            }
+        }
         return false
+    }
+
+    /// A numeric date at the start of the line: `yyyy-mm-dd`, `yyyy/m/d`, `d.m.yyyy`, `m/d/yy` …
+    static func startsWithNumericDate(_ b: [UInt8]) -> Bool {
+        var i = 0
+        func digits() -> Int {
+            let s = i
+            while i < b.count, i - s < 4, isDigitASCII(b[i]) { i += 1 }
+            return i - s
+        }
+        func sep() -> UInt8? {
+            guard i < b.count, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "/") || b[i] == UInt8(ascii: ".") else { return nil }
+            i += 1
+            return b[i - 1]
+        }
+        let a = digits()
+        guard a >= 1, let s1 = sep() else { return false }
+        let m = digits()
+        guard m >= 1, m <= 2, let s2 = sep(), s2 == s1 else { return false }
+        let c = digits()
+        // Either the year first (4 digits, then a 1-2 digit day) or last (2 or 4 digits).
+        return (a == 4 && c >= 1 && c <= 2) || (a <= 2 && (c == 2 || c == 4))
+    }
+
+    /// A bare or bracketed address `x@y` (letters on both sides of the `@`).
+    static func hasAddress(_ b: [UInt8]) -> Bool {
+        guard let at = b.firstIndex(of: UInt8(ascii: "@")), at > 0, at + 1 < b.count else { return false }
+        return b[at - 1] != space && b[at + 1] != space
     }
 
     static func startsWithIntro(_ b: [UInt8]) -> Bool {
@@ -325,13 +402,27 @@ public enum ReplyExtractor {
         return false
     }
 
+    /// A quoted header block: a "From:" line followed within three lines by another header label,
+    /// or a "Date:"/"Sent:" line directly followed by a "From:"/"To:" line.
     static func isHeaderBlock(_ l: Lowered, next: (Int) -> ArraySlice<UInt8>?) -> Bool {
-        guard startsWithLabel(l.bytes, ReplyMarkers.fromLabels) else { return false }
-        for k in 1...3 {
-            guard let nx = next(k) else { break }
-            if startsWithLabel(Lowered(nx).bytes, ReplyMarkers.blockLabels) { return true }
+        if startsWithLabel(l.bytes, ReplyMarkers.fromLabels) {
+            for k in 1...3 {
+                guard let nx = next(k) else { break }
+                if startsWithLabel(Lowered(nx).bytes, ReplyMarkers.blockLabels) { return true }
+            }
+            return false
+        }
+        if startsWithLabel(l.bytes, ReplyMarkers.dateLabels), hasLabelValue(l.bytes), let nx = next(1) {
+            let nb = Lowered(nx).bytes
+            return startsWithLabel(nb, ReplyMarkers.fromLabels) || startsWithLabel(nb, ReplyMarkers.toLabels)
         }
         return false
+    }
+
+    /// True when a `label:` line has a value containing a digit (a date) after its colon.
+    static func hasLabelValue(_ b: [UInt8]) -> Bool {
+        guard let colon = b.firstIndex(where: { $0 == UInt8(ascii: ":") || $0 == 0x9A }) else { return false }
+        return b[(colon + 1)...].contains(where: isDigitASCII)
     }
 
     static func isMobileSignature(_ l: Lowered) -> Bool {

@@ -31,13 +31,27 @@ enum ReplyMarkers {
     /// Labels that follow "From:" in a quoted header block: date, recipients, subject.
     static let blockLabels = bytes([
         "sent", "date", "to", "cc", "subject", "gesendet", "datum", "an", "betreff", "envoyé", "envoye", "à", "a",
-        "objet", "enviado", "enviada", "fecha", "para", "asunto", "inviato", "data", "oggetto", "verzonden",
+        "objet", "enviado", "enviada", "enviado em", "enviada em", "fecha", "para", "asunto", "inviato", "data", "oggetto", "verzonden",
         "verstuurd", "aan", "onderwerp", "wysłano", "wysłane", "do", "temat", "отправлено", "дата", "кому",
         "тема", "надіслано", "skickat", "till", "ämne", "sendt", "til", "emne", "lähetetty", "vastaanottaja",
         "aihe", "elküldve", "címzett", "tárgy", "gönderildi", "tarih", "kime", "konu", "assunto", "kopie",
         "copie", "cco", "bcc", "sent at", "送信日時", "宛先", "件名", "发送时间", "發送時間", "傳送時間", "日期",
         "时间", "時間", "收件人", "收件者", "主题", "主旨", "抄送", "副本", "보낸 날짜", "받는 사람", "제목",
         "Отправлено", "Дата", "Кому", "Тема", "Надіслано", "Ämne", "À",
+    ])
+
+    /// Labels for the date a quoted message was sent (a header block may start with one).
+    static let dateLabels = bytes([
+        "sent", "date", "gesendet", "datum", "envoyé", "envoye", "enviado", "enviada", "enviado em", "enviada em",
+        "fecha", "inviato", "data", "verzonden", "verstuurd", "wysłano", "wysłane", "отправлено", "дата",
+        "надіслано", "skickat", "sendt", "lähetetty", "elküldve", "gönderildi", "tarih", "送信日時", "发送时间",
+        "發送時間", "傳送時間", "日期", "时间", "時間", "보낸 날짜",
+    ])
+
+    /// Labels for the recipients of a quoted message.
+    static let toLabels = bytes([
+        "to", "an", "à", "a", "para", "aan", "do", "кому", "till", "til", "vastaanottaja", "címzett", "kime",
+        "宛先", "收件人", "收件者", "받는 사람", "À", "Кому",
     ])
 
     /// Reference header-block "sent" labels (`Sent|Gesendet|Date|Datum|Envoyé|送信日時`).
@@ -52,8 +66,8 @@ enum ReplyMarkers {
         "mensaje reenviado", "messaggio originale", "messaggio inoltrato", "mensagem original",
         "mensagem encaminhada", "oorspronkelijk bericht", "doorgestuurd bericht", "oryginalna wiadomość",
         "wiadomość przekazana", "przekazana wiadomość", "исходное сообщение", "пересылаемое сообщение",
-        "переадресованное сообщение", "оригинальное сообщение", "Исходное сообщение", "Пересылаемое сообщение",
-        "вихідне повідомлення", "пересланий лист", "оригінальне повідомлення", "Вихідне повідомлення",
+        "переадресованное сообщение", "пересланное сообщение", "оригинальное сообщение", "Пересланное сообщение", "Исходное сообщение", "Пересылаемое сообщение",
+        "вихідне повідомлення", "пересланий лист", "переслане повідомлення", "Переслане повідомлення", "оригінальне повідомлення", "Вихідне повідомлення",
         "ursprungligt meddelande", "vidarebefordrat meddelande", "opprinnelig melding", "videresendt melding",
         "oprindelig meddelelse", "videresendt meddelelse", "alkuperäinen viesti", "välitetty viesti",
         "původní zpráva", "přeposlaná zpráva", "eredeti üzenet", "orijinal ileti", "原始邮件", "原始郵件",
@@ -65,7 +79,7 @@ enum ReplyMarkers {
         "begin forwarded message:", "anfang der weitergeleiteten nachricht:", "début du message réexpédié :",
         "début du message réexpédié:", "inicio del mensaje reenviado:", "inizio messaggio inoltrato:",
         "início da mensagem reencaminhada:", "begin doorgestuurd bericht:", "początek przekazywanej wiadomości:",
-        "начало переадресованного сообщения:", "vidarebefordrat mejl:", "videresendt meddelelse:",
+        "начало переадресованного сообщения:", "начало пересылаемого сообщения:", "vidarebefordrat mejl:", "videresendt meddelelse:",
         "転送されたメッセージ:", "以下是转发的邮件：", "转发的邮件：",
     ])
 
