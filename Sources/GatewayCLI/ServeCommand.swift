@@ -4,6 +4,7 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayMail
+import GatewayStore
 import Logging
 import MailTransport
 import ServiceLifecycle
