@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -73,6 +74,18 @@ let package = Package(
             ]
         ),
 
+        /// The web server: signed-link pages, sign-in, the Access Requests and admin pages, the JSON API.
+        .target(
+            name: "GatewayWeb",
+            dependencies: [
+                "GatewayCore", "ApprovalTokens",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: Wiring
 
         /// The command-line interface: every command, wired to the modules above.
@@ -80,12 +93,21 @@ let package = Package(
             name: "GatewayCLI",
             dependencies: [
                 "GatewayCore", "GatewayStore", "GatewayConfig", "GatewayMail", "ApprovalTokens", "MailMessage", "MailTransport",
+                "GatewayWeb",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "approval-gateway", dependencies: ["GatewayCLI"]),
+        /// Benchmarks of the inbox processor against the mail lab (scripts/bench-inbox).
+        .executableTarget(
+            name: "InboxBench",
+            dependencies: [
+                "GatewayMail", "GatewayStore", "GatewayCore", "ApprovalTokens", "MailTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // MARK: Tests
 
@@ -107,6 +129,16 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "MailTransportTests", dependencies: ["MailTransport"]),
+        .testTarget(
+            name: "GatewayWebTests",
+            dependencies: [
+                "GatewayWeb", "GatewayStore", "GatewayCore", "ApprovalTokens", "Yams",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Browser"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

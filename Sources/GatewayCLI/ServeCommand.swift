@@ -5,6 +5,7 @@ import GatewayConfig
 import GatewayCore
 import GatewayMail
 import GatewayStore
+import GatewayWeb
 import Logging
 import MailTransport
 import ServiceLifecycle
@@ -67,6 +68,12 @@ struct ServeCommand: AsyncParsableCommand {
             if let inbox = try inboxProcessor(configuration, keyRing: keyRing, store: context.store, logger: logger) {
                 services.append(.init(service: inbox))
             }
+            let web = try await GatewayWebServer.makeApplication(
+                store: context.store, signer: TokenSigner(keyRing: keyRing),
+                settings: WebSettings(listen: configuration.http.listen, publicURL: configuration.http.publicURL, templatesDirectory: configuration.templates),
+                logger: Logger(label: "approval-gateway.web")
+            )
+            services.append(.init(service: web))
             logger.info("approval-gateway serving", metadata: [
                 "database": "\(configuration.database)", "smtp": "\(smtp)", "signing_key": "\(keyRing.signingKey.id)",
             ])

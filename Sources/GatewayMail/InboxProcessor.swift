@@ -134,8 +134,17 @@ public struct InboxProcessor: Service {
         try await moveAside(summary.uid, to: decided ? policy.processedFolder : policy.rejectedFolder)
     }
 
+    /// Moves a handled message out of the way. A message that another client already removed is
+    /// fine (its outcome is recorded); any other failure is thrown, so that the UID is not marked
+    /// processed and the move is tried again on the next pass (the dedupe prevents a second decision).
     func moveAside(_ uid: UInt32, to folder: String) async throws {
-        _ = try await mailbox.move(uids: [uid], to: folder, createIfMissing: true)
+        do {
+            _ = try await mailbox.move(uids: [uid], to: folder, createIfMissing: true)
+        } catch {
+            let text = (error.serverText ?? error.message).uppercased()
+            guard error.kind == .serverRejected, text.contains("EXPUNGEISSUED") || text.contains("NONEXISTENT") else { throw error }
+            logger.notice("inbox: message \(uid) disappeared before it could be moved to \(folder): \(error.message)")
+        }
     }
 
     /// The answer for a verified reviewer, chosen inside the transaction from the decision's outcome.

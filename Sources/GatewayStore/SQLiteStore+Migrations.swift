@@ -141,6 +141,7 @@ extension SQLiteStore {
                 """)
         }
         registerInboxMigrations(&migrator)
+        registerWebMigrations(&migrator)
         return migrator
     }
 

@@ -1,3 +1,3 @@
 import GatewayCLI
 
-await ApprovalGatewayCommand.runMain()
+await ApprovalGatewayCommand.start()

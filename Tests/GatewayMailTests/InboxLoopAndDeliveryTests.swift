@@ -10,7 +10,7 @@ import Testing
 @Suite(.serialized) struct InboxLoopAndDeliveryTests {
     @Test("LOOP-1: an out-of-office auto-reply and a bounce change nothing and get no answer")
     func autoReplyAndBounce() async throws {
-        let gateway = try await InboxHarness(gatewayUser: "approver21")
+        let gateway = try await InboxHarness(gatewayUser: "approver6")
         defer { Task { await gateway.shutdown() } }
         let request = try await gateway.createRequest()
         let notification = try await gateway.notification(for: "approver1@example.test", request: request)
@@ -53,7 +53,7 @@ import Testing
 
     @Test("LOOP-2 / LOOP-4: the gateway's own mail fed back 100 times produces at most one outgoing email")
     func ownMailFedBack() async throws {
-        let gateway = try await InboxHarness(gatewayUser: "approver22")
+        let gateway = try await InboxHarness(gatewayUser: "approver7")
         defer { Task { await gateway.shutdown() } }
         let request = try await gateway.createRequest()
         let notification = try await gateway.notification(for: "approver1@example.test", request: request)
@@ -63,7 +63,7 @@ import Testing
         let raw = notification.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
         for index in 0..<100 {
             let unique = raw.replacingOccurrences(of: "Message-ID: <", with: "Message-ID: <loop\(index).")
-            try await gateway.send(raw: unique, envelopeFrom: "approver21@example.test", to: replyTo)
+            try await gateway.send(raw: unique, envelopeFrom: "approver6@example.test", to: replyTo)
         }
         #expect(try await gateway.process(expecting: 100, timeout: .seconds(60)) == 100)
         let after = try await gateway.store.outboxEntries(status: nil, limit: 1000).count
@@ -73,7 +73,7 @@ import Testing
 
     @Test("IMAP-2: the same reply delivered twice yields exactly one decision")
     func sameReplyTwice() async throws {
-        let gateway = try await InboxHarness(gatewayUser: "approver23")
+        let gateway = try await InboxHarness(gatewayUser: "approver8")
         defer { Task { await gateway.shutdown() } }
         let request = try await gateway.createRequest()
         let notification = try await gateway.notification(for: "approver1@example.test", request: request)
@@ -90,7 +90,7 @@ import Testing
 
     @Test("IMAP-3: a crash between the decision commit and the move yields one decision; the message is moved on restart")
     func crashBeforeMove() async throws {
-        let gateway = try await InboxHarness(gatewayUser: "approver24")
+        let gateway = try await InboxHarness(gatewayUser: "approver9")
         defer { Task { await gateway.shutdown() } }
         let request = try await gateway.createRequest()
         let notification = try await gateway.notification(for: "approver1@example.test", request: request)
@@ -105,7 +105,7 @@ import Testing
         }
         let uid = try #require(uids.first)
         let raw = try #require(try await gateway.mailbox.fetchRaw(uid: uid))
-        let verifier = ReplyVerifier(settings: ReplySettings(replyAddress: "approver24+{key}@example.test", trustedAuthservID: "mail.example.test", requireAuthentication: true), keyRing: gateway.fixture.keyRing, store: gateway.store)
+        let verifier = ReplyVerifier(settings: ReplySettings(replyAddress: "approver9+{key}@example.test", trustedAuthservID: "mail.example.test", requireAuthentication: true), keyRing: gateway.fixture.keyRing, store: gateway.store)
         let verdict = try await verifier.verify(raw: raw, mailbox: "INBOX", uidValidity: status.uidValidity, uid: uid, now: gateway.clock.now)
         _ = try await gateway.store.recordInbound(verdict.record, attempt: verdict.attempt, limits: AnswerLimits(), answer: { _ in nil }, now: gateway.clock.now)
         #expect(try await gateway.store.request(id: request.id)?.state == .approved)
@@ -118,7 +118,7 @@ import Testing
 
     @Test("IMAP-1: a new UIDVALIDITY (mailbox reset) never causes a second decision")
     func uidValidityChange() async throws {
-        let gateway = try await InboxHarness(gatewayUser: "approver25")
+        let gateway = try await InboxHarness(gatewayUser: "approver10")
         defer { Task { await gateway.shutdown() } }
         let request = try await gateway.createRequest()
         let notification = try await gateway.notification(for: "approver1@example.test", request: request)
@@ -126,7 +126,7 @@ import Testing
         try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve", messageID: id)
         #expect(try await gateway.process() == 1)
         let before = try #require(try await gateway.store.mailboxState("INBOX"))
-        try MailLab.resetUser("approver25")
+        try MailLab.resetUser("approver10")
         await gateway.mailbox.close()
         // The same reply arrives again in the new mailbox (a restore, a server migration).
         try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve", messageID: id)
@@ -138,7 +138,7 @@ import Testing
 
     @Test("IMAP-4: a message over the size limit is not downloaded and is moved aside")
     func oversizeMessage() async throws {
-        let gateway = try await InboxHarness(gatewayUser: "approver26")
+        let gateway = try await InboxHarness(gatewayUser: "approver11")
         defer { Task { await gateway.shutdown() } }
         let request = try await gateway.createRequest()
         let notification = try await gateway.notification(for: "approver1@example.test", request: request)
@@ -155,7 +155,7 @@ import Testing
         // A relay we can stop and start stands in for the IMAP server going away.
         let port = Int.random(in: 20_000...29_999)
         var relay = try Relay(port: port, target: 1143)
-        let gateway = try await InboxHarness(gatewayUser: "approver27", imapURL: "imap://127.0.0.1:\(port)/INBOX")
+        let gateway = try await InboxHarness(gatewayUser: "approver12", imapURL: "imap://127.0.0.1:\(port)/INBOX")
         defer { Task { await gateway.shutdown() } }
         let request = try await gateway.createRequest()
         #expect(try await gateway.processor.processNewMessages() == 0)

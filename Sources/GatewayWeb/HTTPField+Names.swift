@@ -1,0 +1,8 @@
+public import HTTPTypes
+
+extension HTTPField.Name {
+    /// `Referrer-Policy`.
+    public static var referrerPolicy: Self { Self("Referrer-Policy")! }
+    /// `X-Frame-Options`.
+    public static var xFrameOptions: Self { Self("X-Frame-Options")! }
+}

@@ -1,0 +1,176 @@
+import ApprovalTokens
+import Foundation
+import GatewayCore
+import Hummingbird
+import Logging
+
+/// Everything the routes share: the store, the token signer, the pages and the settings.
+struct WebApp: Sendable {
+    let store: any WebStore
+    let signer: TokenSigner
+    let pages: WebPages
+    let settings: WebSettings
+    let clock: any GatewayClock
+    /// The installation's web secret: the key of CSRF form tokens.
+    let secret: [UInt8]
+    let counters: WebCounters
+    let logger: Logger
+
+    var now: Date { clock.now }
+
+    // MARK: Responses
+
+    /// An HTML page: every page is dynamic and personal, so none is cached.
+    func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+
+    /// A `303 See Other` to a path of this server.
+    func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    /// Renders `template` inside the layout, for `viewer` (or a visitor), setting the CSRF cookie
+    /// when the page created it.
+    func page(
+        _ template: String, _ context: [String: Any], title: String, viewer: Viewer?, csrf: CSRF,
+        status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        var context = context
+        context["title"] = title
+        if let viewer {
+            context["viewer_name"] = viewer.user.name
+            context["viewer_email"] = viewer.user.email
+            context["nav_requests"] = viewer.mayReviewSomething
+            context["nav_admin"] = viewer.isAdminRole
+            context["logout_csrf"] = csrf.token(for: "/logout", secret: secret)
+            let open = viewer.mayReviewSomething ? try await store.openRequestCount(decidableBy: viewer.user.email, now: now) : 0
+            context["bell_count"] = open
+            context["bell_dot"] = open > 0
+        }
+        var response = html(try pages.render(template, context), status: status)
+        csrf.apply(to: &response, secure: settings.secureCookies)
+        return response
+    }
+
+    /// A page with a title and one message, for results and refusals.
+    func message(
+        _ title: String, _ text: String, viewer: Viewer?, csrf: CSRF, status: HTTPResponse.Status = .ok, links: [(String, String)] = []
+    ) async throws -> Response {
+        try await page(
+            "message",
+            ["heading": title, "text": text, "links": links.map { ["href": $0.0, "label": $0.1] }],
+            title: title, viewer: viewer, csrf: csrf, status: status
+        )
+    }
+
+    // MARK: Sessions
+
+    /// The signed-in user of `request`, if its session cookie names a live session.
+    func viewer(_ request: Request) async throws -> Viewer? {
+        guard let id = request.cookies[Cookies.session]?.value, id.utf8.count == 43 else { return nil }
+        let digest = WebCrypto.sha256Hex(id)
+        guard let session = try await store.session(idDigest: digest, now: now),
+              let user = try await store.user(email: session.user), user.isActive else { return nil }
+        let groups = Set(try await store.groups().filter { $0.members.contains(user.email) }.map(\.name))
+        let resources = try await store.resources()
+        return Viewer(user: user, groups: groups, sessionDigest: digest, reviewableResources: Set(resources.filter { $0.isActive && DecisionPolicy.reviewRight(of: user, groups: groups, for: $0) != nil }.map(\.name)))
+    }
+
+    /// Starts a session for `user` and returns the response that sets its cookie.
+    func startSession(for user: String, redirectTo location: String, evidence: [String: String]) async throws -> Response {
+        let id = WebCrypto.randomToken()
+        try await store.createSession(
+            idDigest: WebCrypto.sha256Hex(id), user: user, expiresAt: now.addingTimeInterval(settings.sessionLifetime),
+            evidence: evidence, now: now
+        )
+        var response = redirect(location)
+        response.setCookie(Cookie(
+            name: Cookies.session, value: id, maxAge: Int(settings.sessionLifetime), path: "/",
+            secure: settings.secureCookies, httpOnly: true, sameSite: .lax
+        ))
+        return response
+    }
+}
+
+/// Cookie names.
+enum Cookies {
+    static let session = "ag_session"
+    static let csrf = "ag_csrf"
+    static let link = "ag_link"
+}
+
+/// The signed-in user and what they may see.
+struct Viewer: Sendable {
+    let user: User
+    /// The groups the user belongs to now.
+    let groups: Set<String>
+    let sessionDigest: String
+    /// Names of the active resources whose requests the user may review.
+    let reviewableResources: Set<String>
+
+    /// Admin-role users review everything and see the admin pages.
+    var isAdminRole: Bool { user.role.reviewsEverything }
+    /// Who may change approver groups and notification settings.
+    var mayEditDirectory: Bool { user.role == .admin || user.role == .devops }
+    var mayReviewSomething: Bool { isAdminRole || !reviewableResources.isEmpty }
+
+    /// Whether the user may decide `request` now on the web (rights, self-decision, state).
+    func mayDecide(_ request: AccessRequest, resource: Resource?, now: Date) -> Bool {
+        guard let resource, request.isOpen(at: now), request.requester != user.email else { return false }
+        return DecisionPolicy.reviewRight(of: user, groups: groups, for: resource) != nil
+    }
+
+    /// Whether the user may see `request`: its reviewers and its requester.
+    func maySee(_ request: AccessRequest) -> Bool {
+        isAdminRole || reviewableResources.contains(request.resource) || request.requester == user.email
+    }
+}
+
+/// The double-submit CSRF defence: a random cookie, and in each form an HMAC of that cookie and the
+/// form's target path under the installation's web secret. A form is therefore bound to the cookie
+/// set by the page that rendered it and to the one path it posts to.
+struct CSRF: Sendable {
+    let cookieValue: String
+    let isNew: Bool
+
+    init(_ request: Request) {
+        if let value = request.cookies[Cookies.csrf]?.value, value.utf8.count == 43,
+           value.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }) {
+            cookieValue = value
+            isNew = false
+        } else {
+            cookieValue = WebCrypto.randomToken()
+            isNew = true
+        }
+    }
+
+    /// The form field value for a form posting to `path`.
+    func token(for path: String, secret: [UInt8]) -> String {
+        WebCrypto.tag("csrf|\(cookieValue)|\(path)", secret: secret)
+    }
+
+    func apply(to response: inout Response, secure: Bool) {
+        guard isNew else { return }
+        response.setCookie(Cookie(name: Cookies.csrf, value: cookieValue, path: "/", secure: secure, httpOnly: true, sameSite: .lax))
+    }
+
+    /// Whether `request` posting `form` to `path` carries the cookie and the matching form token,
+    /// and, when the browser named an origin, comes from this server.
+    static func verify(_ request: Request, form: FormData, path: String, secret: [UInt8]) -> Bool {
+        // Browsers send `Origin: null` from pages with `Referrer-Policy: no-referrer` (every page
+        // here): only a real, different origin is refused; the form token is checked in every case.
+        if let origin = request.headers[.origin], origin != "null" {
+            guard let authority = request.head.authority, let url = URL(string: origin), let originHost = url.host else { return false }
+            let originAuthority = url.port.map { "\(originHost):\($0)" } ?? originHost
+            guard originAuthority.lowercased() == authority.lowercased() else { return false }
+        }
+        guard let cookie = request.cookies[Cookies.csrf]?.value, cookie.utf8.count == 43,
+              let field = form["csrf"] else { return false }
+        return WebCrypto.isValidTag(field, for: "csrf|\(cookie)|\(path)", secret: secret)
+    }
+}

@@ -1,0 +1,47 @@
+import Crypto
+import Foundation
+
+/// Digests, random values and constant-time checks used by the web layer.
+enum WebCrypto {
+    /// Lowercase hex SHA-256 of `text`.
+    static func sha256Hex(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `byteCount` random bytes, base64url without padding.
+    static func randomToken(byteCount: Int = 32) -> String {
+        base64URL(SymmetricKey(size: SymmetricKeySize(bitCount: byteCount * 8)).withUnsafeBytes { Array($0) })
+    }
+
+    static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func fromBase64URL(_ text: String) -> [UInt8]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).map { [UInt8]($0) }
+    }
+
+    /// An HMAC-SHA256 tag of `message` under `secret`, base64url.
+    static func tag(_ message: String, secret: [UInt8]) -> String {
+        base64URL(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: secret)))
+    }
+
+    /// Whether `candidate` is the tag of `message`, compared in constant time (LINK-5).
+    static func isValidTag(_ candidate: String, for message: String, secret: [UInt8]) -> Bool {
+        guard let bytes = fromBase64URL(candidate), bytes.count == SHA256.byteCount else { return false }
+        return HMAC<SHA256>.isValidAuthenticationCode(bytes, authenticating: Data(message.utf8), using: SymmetricKey(data: secret))
+    }
+
+    /// Constant-time equality of two strings of the same length.
+    static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+        let a = Array(lhs.utf8), b = Array(rhs.utf8)
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

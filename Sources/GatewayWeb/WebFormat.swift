@@ -1,0 +1,72 @@
+import Foundation
+import GatewayCore
+
+/// How pages show times, durations and requests.
+enum WebFormat {
+    /// `2026-11-27 16:15 UTC`. Plain arithmetic (a proleptic Gregorian calendar in UTC): building a
+    /// `Calendar` per value was most of a page's rendering time.
+    static func date(_ date: Date) -> String {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(year)-\(two(month))-\(two(day)) \(two(secondOfDay / 3_600)):\(two(secondOfDay % 3_600 / 60)) UTC"
+    }
+
+    /// `4 hours`, `1 hour 30 minutes`.
+    static func duration(_ seconds: Int?) -> String {
+        guard let seconds, seconds > 0 else { return "-" }
+        var rest = seconds
+        var parts: [String] = []
+        for (unit, name) in [(86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")] where rest >= unit {
+            let count = rest / unit
+            parts.append("\(count) \(name)\(count == 1 ? "" : "s")")
+            rest %= unit
+        }
+        return parts.joined(separator: " ")
+    }
+
+    /// The template values of one request.
+    static func request(_ request: AccessRequest, names: [String: String] = [:], now: Date) -> [String: Any] {
+        var context: [String: Any] = [
+            "id": String(request.id),
+            "kind": request.kind.rawValue,
+            "is_unlock": request.kind == .unlock,
+            "requester": request.requester,
+            "requester_name": names[request.requester] ?? request.requester,
+            "resource": request.resource,
+            "reason": request.reason,
+            "duration": request.kind == .unlock ? "unlock" : duration(request.durationSeconds),
+            "created": date(request.createdAt),
+            "deadline": date(request.expiresAt),
+            "state": displayState(request, now: now),
+            "state_class": "state-" + displayState(request, now: now),
+            "is_open": request.isOpen(at: now),
+        ]
+        if let decision = request.decision {
+            context["decided_by"] = decision.reviewer
+            context["decided_by_name"] = names[decision.reviewer] ?? decision.reviewer
+            context["decided_at"] = date(decision.decidedAt)
+            context["channel"] = decision.channel.rawValue
+            if let comment = decision.comment { context["comment"] = comment }
+        } else if let resolved = request.resolvedAt {
+            context["resolved_at"] = date(resolved)
+        }
+        return context
+    }
+
+    /// A pending request past its deadline shows as expired even before the sweep records it.
+    static func displayState(_ request: AccessRequest, now: Date) -> String {
+        request.state == .pending && now >= request.expiresAt ? "expired" : request.state.rawValue
+    }
+}

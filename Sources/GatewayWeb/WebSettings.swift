@@ -1,0 +1,52 @@
+import Foundation
+
+/// A web setting that cannot be used, naming the key.
+public struct WebConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// How the web server runs: where it listens, the URL it links to, where its templates are.
+public struct WebSettings: Sendable {
+    /// The host to bind (`127.0.0.1`).
+    public var host: String
+    /// The port to bind; `0` picks a free one.
+    public var port: Int
+    /// The URL the gateway's links point to, without a trailing slash.
+    public var publicURL: String
+    /// The `templates` folder; pages are in its `web` folder.
+    public var templatesDirectory: String
+    /// How long a session lasts after signing in.
+    public var sessionLifetime: TimeInterval = 12 * 3600
+    /// How long an emailed sign-in link works (LINK-7: at most 15 minutes).
+    public var signInLinkLifetime: TimeInterval = 15 * 60
+    /// Sign-in links requested per address, and per client address, in ``signInWindow``.
+    public var signInLimitPerAddress = 3
+    public var signInLimitPerClient = 20
+    public var signInWindow: TimeInterval = 15 * 60
+    /// Confirmation-code attempts per reviewer and request in ``signInWindow``.
+    public var linkCodeAttempts = 5
+    /// Rows per page of the request lists.
+    public var pageSize = 50
+
+    /// - Parameters:
+    ///   - listen: `host:port` (`http.listen`).
+    ///   - publicURL: `http.public_url`.
+    ///   - templatesDirectory: the `templates` folder.
+    /// - Throws: ``WebConfigurationError`` when `listen` is not `host:port`.
+    public init(listen: String, publicURL: String, templatesDirectory: String) throws(WebConfigurationError) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw WebConfigurationError("http.listen: expected host:port, got \"\(listen)\"")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.host = host.isEmpty ? "0.0.0.0" : host
+        self.port = port
+        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        self.templatesDirectory = templatesDirectory
+    }
+
+    /// Whether cookies are marked `Secure` (the public URL is https).
+    var secureCookies: Bool { publicURL.lowercased().hasPrefix("https://") }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+
+/// The whole gateway as an operator runs it: `approval-gateway serve` against the real mail lab,
+/// requests from the CLI, a reply from an approver's mail client (curl speaking SMTP).
+@Suite(.serialized) struct ServeEndToEndTests {
+    static let gatewayUser = "approver19"
+
+    func labScript(_ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [CLIHarness.projectRoot.appendingPathComponent("scripts/mail-lab").path] + arguments
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "scripts/mail-lab \(arguments) failed: start the lab with `AUTH_RESULTS=1 scripts/mail-lab start`")
+    }
+
+    /// Messages in a lab user's INBOX containing `marker`.
+    func mailbox(_ user: String, containing marker: String) -> [String] {
+        let base = (ProcessInfo.processInfo.environment["MAIL_LAB_DIR"] ?? "/tmp/mail-lab") + "/mail/example.test/\(user)/Maildir"
+        return ["new", "cur"].flatMap { folder -> [String] in
+            let path = "\(base)/\(folder)"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).compactMap {
+                try? String(contentsOfFile: "\(path)/\($0)", encoding: .utf8)
+            }.filter { $0.contains(marker) }
+        }
+    }
+
+    func waitFor<T>(_ what: String, timeout: Duration = .seconds(20), _ probe: () throws -> T?) async throws -> T {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if let value = try probe() { return value }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("timed out waiting for \(what)")
+        throw CancellationError()
+    }
+
+    @Test("serve: a request from the CLI is emailed, approver1's reply approves it, SIGTERM stops the gateway cleanly")
+    func replyDecidesThroughServe() async throws {
+        try labScript("reset-user", Self.gatewayUser)
+        let port = Int.random(in: 30_000...39_999)
+        let cli = try CLIHarness(extraConfig: """
+            templates: \(CLIHarness.projectRoot.appendingPathComponent("templates").path)
+            http:
+              listen: 127.0.0.1:\(port)
+              public_url: http://127.0.0.1:\(port)
+            smtp:
+              url: smtp://127.0.0.1:2525
+              from: \(Self.gatewayUser)@example.test
+              starttls: off
+            imap:
+              url: imap://127.0.0.1:1143/INBOX
+              username: \(Self.gatewayUser)@example.test
+              password: secret
+              starttls: off
+              poll_interval: 2s
+            reply:
+              address: \(Self.gatewayUser)+{key}@example.test
+              trusted_authserv_id: mail.example.test
+            notifications:
+              sweep_interval: 1s
+            """)
+        let serve = Process()
+        serve.executableURL = CLIHarness.executable
+        serve.arguments = ["serve", "--config", cli.configPath]
+        serve.currentDirectoryURL = cli.directory
+        let log = cli.directory.appendingPathComponent("serve.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: log)
+        serve.standardOutput = logHandle
+        serve.standardError = logHandle
+        try serve.run()
+        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+
+        let marker = "serve-e2e-\(UUID().uuidString.prefix(8))"
+        let created = try cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", marker, "--duration", "1h")
+        #expect(created.status == 0, "\(created.stderr)")
+        let id = try #require(created.json["id"] as? Int)
+
+        let notification = try await waitFor("approver1's notification") { mailbox("approver1", containing: marker).first }
+        // The personal reply address of the notification's (folded) Reply-To field.
+        let replyTo = try #require(
+            notification.components(separatedBy: "<\(Self.gatewayUser)+").dropFirst().first.map { "\(Self.gatewayUser)+" + $0.prefix { $0 != ">" } },
+            "no reply address in \(notification.prefix(600))"
+        )
+        let messageID = notification.split(separator: "\n").first { $0.hasPrefix("Message-ID:") }.map { String($0.dropFirst("Message-ID:".count)).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+
+        // approver1 replies from a mail client, quoting the notification.
+        let reply = cli.directory.appendingPathComponent("reply.eml")
+        try """
+            From: Ann Approver <approver1@example.test>\r
+            To: \(replyTo)\r
+            Subject: Re: [Access request #\(id)]\r
+            Message-ID: <\(UUID().uuidString)@client.example.test>\r
+            In-Reply-To: \(messageID)\r
+            References: \(messageID)\r
+            Content-Type: text/plain; charset=utf-8\r
+            \r
+            Approve - on call this week\r
+            \r
+            On Fri, 27 Nov 2026, Approval Gateway wrote:\r
+            > Rita Requester asks for access to prod-db for 1 hour.\r
+
+            """.write(to: reply, atomically: true, encoding: .utf8)
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "smtp://127.0.0.1:2525", "--mail-from", "approver1@example.test", "--mail-rcpt", replyTo, "--upload-file", reply.path]
+        try curl.run()
+        curl.waitUntilExit()
+        #expect(curl.terminationStatus == 0)
+
+        let decided = try await waitFor("the decision") { () -> [String: Any]? in
+            let shown = try cli.run("request", "show", "\(id)").json
+            return shown["status"] as? String == "pending" ? nil : shown
+        }
+        #expect(decided["status"] as? String == "approved")
+        #expect(decided["decided_by"] as? String == "approver1@example.test")
+        #expect(decided["channel"] as? String == "reply")
+        #expect(decided["comment"] as? String == "on call this week")
+        _ = try await waitFor("approver1's confirmation") { mailbox("approver1", containing: "Done: you approved").first { $0.contains("Request:    #\(id)") } }
+        _ = try await waitFor("the requester's outcome") { mailbox("requester1", containing: marker).first { $0.contains("was approved by") } }
+
+        // Graceful shutdown on SIGTERM.
+        kill(serve.processIdentifier, SIGTERM)
+        _ = try await waitFor("serve to stop", timeout: .seconds(15)) { serve.isRunning ? nil : true }
+        #expect(serve.terminationStatus == 0, "\(String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self).suffix(2000))")
+    }
+}

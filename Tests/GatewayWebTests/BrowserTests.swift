@@ -1,0 +1,126 @@
+import Foundation
+import GatewayCore
+import GatewayWeb
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// A real headless Chromium, driven through the DevTools protocol, against the real server on loopback.
+final class HeadlessChromium: @unchecked Sendable {
+    let process = Process()
+    let profile: URL
+    let devToolsPort: Int
+
+    static let executable = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    init() async throws {
+        let executable = try #require(Self.executable, "chromium is not installed (scripts/bootstrap installs it)")
+        profile = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-chromium-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            "--remote-debugging-port=0", "--user-data-dir=\(profile.path)", "--window-size=1280,900", "about:blank",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let portFile = profile.appendingPathComponent("DevToolsActivePort")
+        var port: Int?
+        for _ in 0..<200 where port == nil {
+            if let text = try? String(contentsOf: portFile, encoding: .utf8), let first = text.split(separator: "\n").first {
+                port = Int(first)
+            } else {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        devToolsPort = try #require(port, "chromium did not start its DevTools server")
+    }
+
+    /// Runs `steps` (see Browser/cdp.py) and returns one result per step.
+    func run(_ steps: [[String: Any]]) async throws -> [[String: Any]] {
+        let script = WebFixture.projectRoot.appendingPathComponent("Tests/GatewayWebTests/Browser/cdp.py").path
+        let driver = Process()
+        driver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        driver.arguments = ["python3", script, String(devToolsPort), String(decoding: try JSONSerialization.data(withJSONObject: steps), as: UTF8.self)]
+        let output = Pipe(), errors = Pipe()
+        driver.standardOutput = output
+        driver.standardError = errors
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            driver.terminationHandler = { _ in continuation.resume() }
+            do { try driver.run() } catch { continuation.resume(throwing: error) }
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        guard driver.terminationStatus == 0,
+              let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let results = object["results"] as? [[String: Any]] else {
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw BrowserError(message: "the DevTools driver failed (\(driver.terminationStatus)): \(message)")
+        }
+        return results
+    }
+
+    func close() {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: profile)
+    }
+
+    struct BrowserError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+}
+
+/// TEST-4, LINK-3 in a real browser: scripts run, nothing auto-submits; only a real click decides.
+@Suite(.serialized) struct BrowserTests {
+    /// Screenshots go to `var/screenshots` (ignored by git).
+    static let screenshots = WebFixture.projectRoot.appendingPathComponent("var/screenshots")
+
+    @Test func headlessBrowserDecidesOnlyWhenApproveIsClicked() async throws {
+        let fixture = try await WebFixture()
+        let request = try await fixture.request()
+        let other = try await fixture.request("requester2@example.test", resource: "staging-web")
+        _ = try await fixture.request("requester2@example.test", resource: "prod-db", reason: "read replica lag")
+        let browser = try await HeadlessChromium()
+        defer { browser.close() }
+        try await fixture.application().test(.live) { client in
+            let base = "http://127.0.0.1:\(try #require(client.port))"
+            let before = try await fixture.snapshot()
+
+            // A scanner with JavaScript on: open every link, let each page run for 5 seconds.
+            for kind in [WebFixture.LinkKind.review, .deny, .approve] {
+                let opened = try await browser.run([
+                    ["navigate": base + fixture.link(kind, request: request, to: "approver1@example.test")], ["wait": 5], ["exists": "#approve"],
+                ])
+                #expect((opened[0]["url"] as? String)?.contains("/link/") == true)
+                #expect(opened[2]["exists"] as? Bool == true)
+            }
+            #expect(try await fixture.snapshot() == before)
+            #expect(try await fixture.store.request(id: request.id)?.state == .pending)
+
+            // A person clicks Approve.
+            let clicked = try await browser.run([["click": "#approve"], ["text": true]])
+            let clickedText = clicked[1]["text"] as? String ?? ""
+            #expect(clickedText.contains("You approved request #\(request.id)"), "after the click: \(clickedText)")
+            let decided = try #require(try await fixture.store.request(id: request.id))
+            #expect(decided.state == .approved && decided.decision?.channel == .link && decided.decision?.reviewer == "approver1@example.test")
+            #expect(try await fixture.store.request(id: other.id)?.state == .pending)
+
+            // Signed in as an admin: the Access Requests page and the Approvers dialog.
+            let shots = try await browser.run([
+                ["navigate": base + fixture.link(.login, request: nil, to: "admin@example.test")], ["click": "#sign-in"],
+                ["navigate": base + "/requests"], ["exists": ".bell-dot"],
+                ["screenshot": Self.screenshots.appendingPathComponent("access-requests.png").path],
+                ["navigate": base + "/resources/prod-db?dialog=approvers"], ["exists": "dialog[open] #save-approvers"],
+                ["screenshot": Self.screenshots.appendingPathComponent("resource-approvers-dialog.png").path],
+            ])
+            #expect(shots[3]["exists"] as? Bool == true)
+            #expect(shots[6]["exists"] as? Bool == true)
+        }
+        for name in ["access-requests.png", "resource-approvers-dialog.png"] {
+            let data = try Data(contentsOf: Self.screenshots.appendingPathComponent(name))
+            #expect(data.count > 10_000 && data.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import GatewayCore
+@testable import GatewayWeb
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// `/healthz`, `/metrics`, the stylesheet and the security headers.
+@Suite struct OperationsTests {
+    @Test func healthAndMetrics() async throws {
+        let fixture = try await WebFixture()
+        let approved = try await fixture.request("requester1@example.test")
+        _ = try await fixture.request("requester2@example.test")
+        fixture.clock.advance(by: 120)
+        _ = try await fixture.store.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
+        let claimed = try await fixture.store.claimOutbox(now: fixture.clock.now, limit: 2, lease: 60)
+        try await fixture.store.markOutboxSent(id: claimed[0].id, now: fixture.clock.now)
+        try await fixture.store.markOutboxFailed(id: claimed[1].id, error: "550", now: fixture.clock.now)
+        try await fixture.application().test(.router) { client in
+            let health = try await client.execute(uri: "/healthz", method: .get)
+            #expect(health.status == .ok && String(buffer: health.body) == "ok\n")
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            let text = String(buffer: metrics.body)
+            for line in [
+                "approval_gateway_requests{state=\"pending\"} 1", "approval_gateway_requests{state=\"approved\"} 1",
+                "approval_gateway_requests{state=\"denied\"} 0",
+                "approval_gateway_emails_total{status=\"sent\"} 1", "approval_gateway_emails_total{status=\"failed\"} 1",
+                "approval_gateway_inbox_messages_total{outcome=\"decided\"} 0",
+                "approval_gateway_decision_latency_seconds_bucket{le=\"60\"} 0",
+                "approval_gateway_decision_latency_seconds_bucket{le=\"300\"} 1",
+                "approval_gateway_decision_latency_seconds_count 1",
+                "# TYPE approval_gateway_decision_latency_seconds histogram",
+            ] {
+                #expect(text.contains(line + "\n"), "missing \(line)")
+            }
+            let sum = try #require(text.split(separator: "\n").first { $0.hasPrefix("approval_gateway_decision_latency_seconds_sum ") })
+            #expect(abs((Double(sum.split(separator: " ")[1]) ?? 0) - 120) < 1)
+
+            let css = try await client.execute(uri: "/static/app.css", method: .get)
+            #expect(css.status == .ok && css.headers[.contentType] == "text/css; charset=utf-8")
+            let login = try await client.execute(uri: "/login", method: .get)
+            #expect(login.headers[.contentSecurityPolicy] == "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+            #expect(login.headers[.xContentTypeOptions] == "nosniff")
+            #expect(!String(buffer: login.body).contains("<script"))
+        }
+    }
+}
+
+/// The page date format against Foundation's calendar, across eras, leap days and both sides of 1970.
+@Suite struct WebDateFormatTests {
+    @Test(arguments: [-86_401.0, -1, 0, 59, 951_782_400, 951_868_799, 1_709_164_800, 1_795_794_954, 4_107_542_400, 253_402_300_799])
+    func matchesFoundation(_ seconds: Double) throws {
+        let date = Date(timeIntervalSince1970: seconds)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = try #require(TimeZone(identifier: "UTC"))
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        let expected = String(format: "%04d-%02d-%02d %02d:%02d UTC", c.year!, c.month!, c.day!, c.hour!, c.minute!)
+        #expect(WebFormat.date(date) == expected)
+    }
+}

@@ -1,0 +1,137 @@
+import ApprovalTokens
+import Foundation
+import GatewayCore
+import GatewayStore
+import GatewayWeb
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+
+/// A clock the test moves by hand.
+final class TestClock: GatewayClock, Sendable {
+    private let current: Mutex<Date>
+    init(_ start: Date = Date()) { current = Mutex(start) }
+    var now: Date { current.withLock { $0 } }
+    func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+/// Every log line the server writes, to check that no token reaches the logs (LINK-9).
+final class LogRecorder: Sendable {
+    let lines = Mutex<[String]>([])
+
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+
+    func logger(label: String = "test.web") -> Logger {
+        Logger(label: label) { label in RecordingHandler(label: label, recorder: self) }
+    }
+
+    struct RecordingHandler: LogHandler {
+        let label: String
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            let line = "\(event.level) \(label) \(event.message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
+            recorder.lines.withLock { $0.append(line) }
+        }
+    }
+}
+
+/// A real SQLite store with a directory, a key ring, a movable clock, and the web application over
+/// the project's real templates.
+struct WebFixture {
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let publicURL = "http://gateway.example.test"
+
+    let store: SQLiteStore
+    let keyRing: KeyRing
+    let signer: TokenSigner
+    let clock: TestClock
+    let logs = LogRecorder()
+    let settings: WebSettings
+
+    static let directory = DirectorySnapshot(
+        users: [
+            User(email: "admin@example.test", name: "Ada Admin", role: .admin),
+            User(email: "reviewer@example.test", name: "Rex Reviewer", role: .accessReviewer),
+            User(email: "approver1@example.test", name: "Ann Approver"),
+            User(email: "approver2@example.test", name: "Abe Approver"),
+            User(email: "approver3@example.test", name: "Amy Approver"),
+            User(email: "requester1@example.test", name: "Rita Requester"),
+            User(email: "requester2@example.test", name: "Rob Requester"),
+        ],
+        groups: [
+            Group(name: "db-approvers", members: ["approver1@example.test", "approver2@example.test"]),
+            Group(name: "web-approvers", members: ["approver3@example.test"]),
+        ],
+        resources: [
+            Resource(name: "prod-db", approverGroups: ["db-approvers"], allowedDurations: [3600, 14_400, 28_800]),
+            Resource(name: "staging-web", approverGroups: ["web-approvers"]),
+            Resource(name: "vault", approverGroups: ["db-approvers"], linkCodeRequired: true),
+            Resource(name: "payroll", approverGroups: ["db-approvers"], linkDecisionsEnabled: false),
+        ]
+    )
+
+    init(settings configure: (inout WebSettings) -> Void = { _ in }) async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-web-\(UUID().uuidString)/gateway.sqlite").path
+        store = try SQLiteStore(path: path)
+        clock = TestClock(Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
+        _ = try await store.syncDirectory(Self.directory, now: clock.now)
+        keyRing = try KeyRing(text: KeyRing.generateKeyLine(), source: "test")
+        signer = TokenSigner(keyRing: keyRing)
+        var settings = try WebSettings(listen: "127.0.0.1:0", publicURL: Self.publicURL, templatesDirectory: Self.projectRoot.appendingPathComponent("templates").path)
+        configure(&settings)
+        self.settings = settings
+    }
+
+    func application() async throws -> GatewayWebServer.WebApplication {
+        try await GatewayWebServer.makeApplication(store: store, signer: signer, settings: settings, clock: clock, logger: logs.logger())
+    }
+
+    /// Opens a request as `requester`.
+    func request(_ requester: String = "requester1@example.test", resource: String = "prod-db", reason: String = "incident 42") async throws -> AccessRequest {
+        try await store.createRequest(NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: resource == "prod-db" ? 14_400 : nil), now: clock.now)
+    }
+
+    /// An emailed link path, signed the way the notification renderer signs it.
+    func link(_ kind: LinkKind, request: AccessRequest?, to reviewer: String, expiresAt: Date? = nil) -> String {
+        let expiry = expiresAt ?? request?.expiresAt ?? clock.now.addingTimeInterval(900)
+        switch kind {
+        case .review:
+            return "/review/" + signer.sign(TokenClaims(purpose: .review, requestID: request?.id, subject: reviewer, issuedAt: clock.now, expiresAt: expiry))
+        case .approve, .deny:
+            return "/decide/" + signer.sign(TokenClaims(purpose: .decide, requestID: request?.id, subject: reviewer, action: kind.rawValue, issuedAt: clock.now, expiresAt: expiry))
+        case .login:
+            return "/login/" + signer.sign(TokenClaims(purpose: .login, requestID: nil, subject: reviewer, issuedAt: clock.now, expiresAt: expiry))
+        }
+    }
+
+    enum LinkKind: String, CaseIterable {
+        case review, approve, deny, login
+    }
+
+    /// What a visit must not change (LINK-1): every request's state, the audit log (sessions and
+    /// decisions are audited), the outbox and the used tokens.
+    struct Snapshot: Equatable {
+        var states: [Int64: RequestState]
+        var auditCount: Int
+        var outboxCount: Int
+    }
+
+    func snapshot() async throws -> Snapshot {
+        let requests = try await store.requests(RequestFilter(limit: 10_000))
+        return Snapshot(
+            states: Dictionary(uniqueKeysWithValues: requests.map { ($0.id, $0.state) }),
+            auditCount: try await store.auditLog(requestID: nil).count,
+            outboxCount: try await store.outboxEntries(status: nil, limit: 100_000).count
+        )
+    }
+}
