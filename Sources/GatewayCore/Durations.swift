@@ -51,4 +51,17 @@ public enum DurationText {
         }
         return text
     }
+
+    /// Spells a duration out for people, largest units first (`5400` → `1 hour 30 minutes`); `-` for none.
+    public static func spelledOut(seconds: Int?) -> String {
+        guard let seconds, seconds > 0 else { return "-" }
+        var rest = seconds
+        var parts: [String] = []
+        for (unit, name) in [(86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")] where rest >= unit {
+            let count = rest / unit
+            parts.append("\(count) \(name)\(count == 1 ? "" : "s")")
+            rest %= unit
+        }
+        return parts.joined(separator: " ")
+    }
 }

@@ -25,15 +25,7 @@ enum WebFormat {
 
     /// `4 hours`, `1 hour 30 minutes`.
     static func duration(_ seconds: Int?) -> String {
-        guard let seconds, seconds > 0 else { return "-" }
-        var rest = seconds
-        var parts: [String] = []
-        for (unit, name) in [(86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")] where rest >= unit {
-            let count = rest / unit
-            parts.append("\(count) \(name)\(count == 1 ? "" : "s")")
-            rest %= unit
-        }
-        return parts.joined(separator: " ")
+        DurationText.spelledOut(seconds: seconds)
     }
 
     /// The template values of one request.
