@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -44,6 +45,18 @@ let package = Package(
         /// MIME parsing and building, addresses, reply extraction and the command grammar.
         .target(name: "MailMessage"),
 
+        // MARK: The application layer
+
+        /// Every use case, each one transaction over narrow repository protocols, with typed
+        /// outcomes; every channel rule. Channels translate; backends implement the repositories.
+        .target(
+            name: "GatewayApp",
+            dependencies: ["GatewayCore", "ApprovalTokens", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
+        /// The JSON API's request and response bodies (Codable), shared with the CLI's JSON output.
+        .target(name: "GatewayAPI", dependencies: ["GatewayCore", "GatewayApp"]),
+
         // MARK: I/O adapters
 
         /// SMTP sending and IMAP mailbox access over libcurl. No domain knowledge.
@@ -54,7 +67,7 @@ let package = Package(
         /// The SQLite store (GRDB): migrations, requests, decisions, grants, audit.
         .target(
             name: "GatewayStore",
-            dependencies: ["GatewayCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["GatewayCore", "GatewayApp", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         /// The configuration file and the YAML directory format.
         .target(
@@ -66,7 +79,7 @@ let package = Package(
         .target(
             name: "GatewayMail",
             dependencies: [
-                "GatewayCore", "ApprovalTokens", "MailMessage", "MailTransport",
+                "GatewayCore", "GatewayApp", "ApprovalTokens", "MailMessage", "MailTransport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,8 +91,9 @@ let package = Package(
         .target(
             name: "GatewayWeb",
             dependencies: [
-                "GatewayCore", "ApprovalTokens",
+                "GatewayCore", "GatewayApp", "GatewayAPI", "ApprovalTokens",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,8 +106,8 @@ let package = Package(
         .target(
             name: "GatewayCLI",
             dependencies: [
-                "GatewayCore", "GatewayStore", "GatewayConfig", "GatewayMail", "ApprovalTokens", "MailMessage", "MailTransport",
-                "GatewayWeb",
+                "GatewayCore", "GatewayApp", "GatewayStore", "GatewayConfig", "GatewayMail", "ApprovalTokens", "MailMessage",
+                "MailTransport", "GatewayWeb", "GatewayAPI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "InboxBench",
             dependencies: [
-                "GatewayMail", "GatewayStore", "GatewayCore", "ApprovalTokens", "MailTransport",
+                "GatewayMail", "GatewayApp", "GatewayStore", "GatewayCore", "ApprovalTokens", "MailTransport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

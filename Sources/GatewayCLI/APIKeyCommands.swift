@@ -1,46 +1,85 @@
 import ArgumentParser
 import Foundation
+import GatewayAPI
+import GatewayApp
 import GatewayCore
-import GatewayWeb
 
 /// `approval-gateway apikey ...`
 struct APIKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apikey",
-        abstract: "Manage the bearer keys of the JSON API.",
-        subcommands: [Create.self]
+        abstract: "Create, list and revoke the bearer keys of the JSON API.",
+        discussion: """
+            A personal key (--user) acts only as its user, with that user's rights at the time of each \
+            call. An integration key (--scopes) acts as nobody, within its scopes: \
+            \(APIScope.allCases.map(\.rawValue).joined(separator: ", ")). No key decides as someone else.
+            """,
+        subcommands: [Create.self, List.self, Revoke.self]
     )
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an API key and print it once (only its SHA-256 is stored).",
-            discussion: """
-                Use it as `Authorization: Bearer KEY` on /api/v1. With --actor, calls that name no \
-                requester or reviewer act as that user; the same rules apply as on every other channel.
-                """
+            discussion: "Use it as `Authorization: Bearer KEY` on /api/v1."
         )
 
         @OptionGroup var global: GlobalOptions
-        @Option(help: "What the key is for (shown in the audit log).") var name: String
-        @Option(help: "The user the key acts as when a call names nobody.") var actor: String?
+        @Option(help: "A unique name for the key (shown in the audit log and `apikey list`).") var name: String
+        @Option(help: "A personal key for this user.") var user: String?
+        @Option(help: "An integration key with these comma-separated scopes.") var scopes: String?
+        @Option(help: "Expire after this long (e.g. 90d, 12h); never when absent.") var expires: String?
+
+        func validate() throws {
+            guard (user == nil) != (scopes == nil) else { throw ValidationError("give exactly one of --user (a personal key) and --scopes (an integration key)") }
+        }
 
         func run() async throws {
             try await reportingFailures {
-                let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !trimmed.isEmpty, trimmed.count <= 100 else { throw CLIFailure("--name must be 1 to 100 characters") }
-                let context = try await global.openContext()
-                let generated = APIKeys.generate()
-                let record: APIKeyRecord
-                do {
-                    record = try await context.store.createAPIKey(name: trimmed, actor: actor, keyDigest: generated.digest, now: Date())
-                } catch let error as DirectoryEditError {
-                    throw CLIFailure("--actor: \(error.detail)")
+                let owner: APIKeyOwner
+                if let user {
+                    owner = .user(user)
+                } else {
+                    switch Result(catching: { () throws(APIKeyError) in try APIScope.parseList(scopes ?? "") }) {
+                    case .success(let parsed): owner = .integration(parsed)
+                    case .failure(let error): throw CLIFailure("--scopes: \(error.message)", exitCode: 64)
+                    }
                 }
-                Output.json(.object([
-                    ("id", .number(record.id)), ("name", .string(record.name)), ("actor", .string(record.actor)),
-                    ("key", .string(generated.key)),
-                ]))
+                var expiresAt: Date?
+                if let expires {
+                    guard let seconds = DurationText.seconds(from: expires) else {
+                        throw CLIFailure("--expires \"\(expires)\" is not a duration (use forms like 90d, 12h)", exitCode: 64)
+                    }
+                    expiresAt = Date().addingTimeInterval(TimeInterval(seconds))
+                }
+                let context = try await global.openContext()
+                let created = try await context.service.createAPIKey(name: name, owner: owner, expiresAt: expiresAt)
+                Output.json(APIKeyJSON(created.key, secret: created.secret))
                 Output.note("note: the key is shown once; store it now")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every key, newest first, one JSON object per line (never a secret).")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                let context = try await global.openContext()
+                for key in try await context.service.apiKeys() { Output.json(APIKeyJSON(key)) }
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a key now: its next call gets 401.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The key's name.") var name: String
+
+        func run() async throws {
+            try await reportingFailures {
+                let context = try await global.openContext()
+                Output.json(APIKeyJSON(try await context.service.revokeAPIKey(name: name)))
             }
         }
     }

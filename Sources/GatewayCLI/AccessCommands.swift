@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatewayAPI
 import GatewayCore
 
 /// `approval-gateway access ...`
@@ -22,15 +23,7 @@ struct AccessCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let context = try await global.openContext()
-                let status = try await context.store.accessStatus(user: user, resource: resource, at: Date())
-                Output.json(.object([
-                    ("user", .string(status.user)),
-                    ("resource", .string(status.resource)),
-                    ("allowed", .bool(status.isAllowed)),
-                    ("until", .string(status.isAllowed ? status.grant.map { RFC3339.string(from: $0.endsAt) } : nil)),
-                    ("request_id", .number(status.isAllowed ? status.grant?.requestID : nil)),
-                    ("locked", .bool(status.lock.map { !$0.isLifted } ?? false)),
-                ]))
+                Output.json(AccessJSON(try await context.service.accessStatus(user: user, resource: resource, by: .cli)))
             }
         }
     }

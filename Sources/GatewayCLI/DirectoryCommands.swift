@@ -33,7 +33,7 @@ struct DirectoryCommand: AsyncParsableCommand {
                     throw CLIFailure("\(error)")
                 }
                 let context = try await global.openContext()
-                let report = try await context.store.syncDirectory(snapshot, now: Date())
+                let report = try await context.service.importDirectory(snapshot)
                 Output.json(report.json)
             }
         }
@@ -47,9 +47,7 @@ struct DirectoryCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let context = try await global.openContext()
-                let users = try await context.store.users()
-                let groups = try await context.store.groups()
-                let resources = try await context.store.resources()
+                let (users, groups, resources) = try await context.service.directory()
                 Output.json(.object([
                     ("users", .array(users.map { user in
                         .object([("email", .string(user.email)), ("name", .string(user.name)), ("role", .string(user.role.rawValue)), ("active", .bool(user.isActive))])
@@ -64,6 +62,7 @@ struct DirectoryCommand: AsyncParsableCommand {
                             ("durations", .array(resource.allowedDurations.map { .string(DurationText.format(seconds: $0)) })),
                             ("pending_ttl", .string(DurationText.format(seconds: resource.pendingTTL))),
                             ("auto_lock_after_days", .number(resource.autoLockAfterDays)),
+                            ("link_sign_in", .bool(resource.linkSignInRequired)),
                             ("active", .bool(resource.isActive)),
                         ])
                     })),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatewayApp
 import GatewayConfig
 import GatewayCore
 import GatewayStore
@@ -42,16 +43,21 @@ public struct GlobalOptions: ParsableArguments {
         } catch {
             throw CLIFailure("\(error)")
         }
-        let context = GatewayContext(configuration: configuration, store: store)
+        // The operator's commands need no signing keys; where one is missing, the use cases that
+        // would need it (sign-in links, confirmation codes) refuse instead.
+        let keyRing = try? SigningKeys.load(configuration, createIfMissing: false)
+        let context = GatewayContext(configuration: configuration, store: store, service: ApprovalService(storage: store, keyRing: keyRing))
         try await context.syncConfiguredDirectory(force: false)
         return context
     }
 }
 
-/// What a command works with: the configuration and the opened store.
+/// What a command works with: the configuration, the opened store, and the approval service over
+/// it. The command line is the operator's channel: whoever can open the database is trusted.
 struct GatewayContext {
     var configuration: GatewayConfiguration
     var store: SQLiteStore
+    var service: ApprovalService
 
     static let directoryContentKey = "directory.imported_content"
 
@@ -72,7 +78,7 @@ struct GatewayContext {
         } catch {
             throw CLIFailure("\(error)")
         }
-        let report = try await store.syncDirectory(snapshot, now: Date())
+        let report = try await service.importDirectory(snapshot)
         try await store.setMetadata(Self.directoryContentKey, text)
         return report
     }
@@ -105,6 +111,12 @@ extension AsyncParsableCommand {
         } catch let error as RequestError {
             Output.error("\(error.detail) (\(error.code.rawValue))")
             throw ExitCode(CLIFailure.refusedExitCode)
+        } catch let error as DirectoryEditError {
+            Output.error("\(error.detail) (\(error.code.rawValue))")
+            throw ExitCode(CLIFailure.refusedExitCode)
+        } catch let error as APIKeyError {
+            Output.error(error.message)
+            throw ExitCode.failure
         } catch let error as ExitCode {
             throw error
         } catch let error as CleanExit {

@@ -1,6 +1,7 @@
 import ApprovalTokens
 import ArgumentParser
 import Foundation
+import GatewayApp
 import GatewayCore
 
 /// `approval-gateway signing ...`
@@ -52,8 +53,9 @@ struct NotificationsCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let context = try await global.openContext()
-                guard try await context.store.user(email: email) != nil else { throw CLIFailure("\(email) is not a user of the directory") }
-                Output.json(NotificationsCommand.json(EmailAddress.normalize(email), try await context.store.notificationPreferences(for: email)))
+                guard try await context.service.activeUser(email: email) != nil else { throw CLIFailure("\(email) is not a user of the directory") }
+                let preferences = try await context.service.notificationPreferences()[EmailAddress.normalize(email)] ?? .default
+                Output.json(NotificationsCommand.json(EmailAddress.normalize(email), preferences))
             }
         }
     }
@@ -72,10 +74,10 @@ struct NotificationsCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let context = try await global.openContext()
-                var preferences = try await context.store.notificationPreferences(for: email)
+                var preferences = try await context.service.notificationPreferences()[EmailAddress.normalize(email)] ?? .default
                 if let newRequests { preferences.newRequests = newRequests.isOn }
                 if let outcomes { preferences.outcomes = outcomes.isOn }
-                try await context.store.setNotificationPreferences(preferences, for: email, actor: nil, now: Date())
+                try await context.service.setNotificationPreferences(preferences, for: email, by: .cli)
                 Output.json(NotificationsCommand.json(EmailAddress.normalize(email), preferences))
             }
         }
@@ -99,7 +101,7 @@ struct OutboxCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let context = try await global.openContext()
-                for entry in try await context.store.outboxEntries(status: status, limit: limit) {
+                for entry in try await context.service.outboxEntries(status: status, limit: limit) {
                     Output.json(.object([
                         ("id", .number(entry.id)),
                         ("kind", .string(entry.kind.rawValue)),
@@ -139,7 +141,7 @@ struct UsageCommand: AsyncParsableCommand {
             try await reportingFailures {
                 let context = try await global.openContext()
                 let now = Date()
-                try await context.store.recordUsage(user: user, resource: resource, now: now)
+                try await context.service.recordUsage(user: user, resource: resource, by: .cli)
                 Output.json(.object([("user", .string(EmailAddress.normalize(user))), ("resource", .string(resource)), ("used_at", .string(RFC3339.string(from: now)))]))
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAPI
 import GatewayCore
 
 /// Where commands write: JSON lines on standard output, messages for people on standard error.
@@ -7,47 +8,21 @@ enum Output {
         print(value.serialized())
     }
 
+    /// Prints one of the JSON API's Codable bodies on one line: the CLI and the API print the same fields.
+    static func json(_ value: some Encodable) {
+        do {
+            print(String(decoding: try JSONEncoder.gatewayAPI.encode(value), as: UTF8.self))
+        } catch {
+            Output.error("cannot encode the output: \(error)")
+        }
+    }
+
     static func error(_ message: String) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     }
 
     static func note(_ message: String) {
         FileHandle.standardError.write(Data("\(message)\n".utf8))
-    }
-}
-
-extension AccessRequest {
-    /// The request as every interface prints it: RFC 3339 times, `null` where not set.
-    var json: JSONValue {
-        .object([
-            ("id", .number(id)),
-            ("kind", .string(kind.rawValue)),
-            ("status", .string(state.rawValue)),
-            ("requester", .string(requester)),
-            ("resource", .string(resource)),
-            ("reason", .string(reason)),
-            ("duration_seconds", .number(durationSeconds)),
-            ("created_at", .string(RFC3339.string(from: createdAt))),
-            ("expires_at", .string(RFC3339.string(from: expiresAt))),
-            ("decided_at", .string(decision.map { RFC3339.string(from: $0.decidedAt) })),
-            ("decided_by", .string(decision?.reviewer)),
-            ("decision", .string(decision?.action.rawValue)),
-            ("channel", .string(decision?.channel.rawValue)),
-            ("comment", .string(decision?.comment)),
-            ("resolved_at", .string(resolvedAt.map(RFC3339.string(from:)))),
-        ])
-    }
-}
-
-extension Grant {
-    var json: JSONValue {
-        .object([
-            ("request_id", .number(requestID)),
-            ("user", .string(user)),
-            ("resource", .string(resource)),
-            ("starts_at", .string(RFC3339.string(from: startsAt))),
-            ("ends_at", .string(RFC3339.string(from: endsAt))),
-        ])
     }
 }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import GatewayAPI
+import GatewayApp
 import GatewayCore
 
 /// `approval-gateway request ...`
@@ -32,11 +34,10 @@ struct RequestCommand: AsyncParsableCommand {
                     seconds = parsed
                 }
                 let context = try await global.openContext()
-                let request = try await context.store.createRequest(
-                    NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: seconds, kind: kind),
-                    now: Date()
+                let request = try await context.service.openRequest(
+                    RequestDraft(requester: requester, resource: resource, reason: reason, durationSeconds: seconds, kind: kind), by: .cli
                 )
-                Output.json(request.json)
+                Output.json(RequestJSON(request))
             }
         }
     }
@@ -50,10 +51,10 @@ struct RequestCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let context = try await global.openContext()
-                guard let request = try await context.store.request(id: id) else {
+                guard let request = try await context.service.request(id: id, by: .cli) else {
                     throw CLIFailure("there is no request \(id)")
                 }
-                Output.json(request.json)
+                Output.json(RequestJSON(request))
             }
         }
     }
@@ -86,17 +87,17 @@ struct RequestCommand: AsyncParsableCommand {
                 case .cancelled: [.cancelled]
                 }
                 guard limit > 0, offset >= 0 else { throw CLIFailure("--limit must be positive and --offset not negative", exitCode: 64) }
-                let requests = try await context.store.requests(
-                    RequestFilter(states: states, resource: resource, requester: requester, limit: limit, offset: offset)
+                let requests = try await context.service.requests(
+                    RequestFilter(states: states, resource: resource, requester: requester, limit: limit, offset: offset), by: .cli
                 )
-                for request in requests { Output.json(request.json) }
+                for request in requests { Output.json(RequestJSON(request)) }
             }
         }
     }
 
     struct Decide: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Approve or deny a request as a reviewer (channel cli).",
+            abstract: "Approve or deny a request as a named reviewer (channel cli: the operator is trusted).",
             discussion: "Exits with status 3 and the reason when the rules refuse the decision."
         )
 
@@ -114,13 +115,12 @@ struct RequestCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let context = try await global.openContext()
-                let outcome = try await context.store.decide(
-                    DecisionAttempt(requestID: id, reviewer: reviewer, action: approve ? .approve : .deny, channel: .cli, comment: comment),
-                    now: Date()
+                let outcome = try await context.service.decide(
+                    DecisionCommand(requestID: id, action: approve ? .approve : .deny, comment: comment, proof: .cli(reviewer: reviewer))
                 )
                 switch outcome {
                 case .decided(let request, _, _):
-                    Output.json(request.json)
+                    Output.json(RequestJSON(request))
                 case .refused(let refusal, _):
                     throw CLIFailure("decision refused: \(refusal.detail) (\(refusal.code.rawValue))", exitCode: CLIFailure.refusedExitCode)
                 }
@@ -138,7 +138,7 @@ struct RequestCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let context = try await global.openContext()
-                Output.json(try await context.store.cancelRequest(id: id, requester: requester, now: Date()).json)
+                Output.json(RequestJSON(try await context.service.cancelRequest(id: id, namedRequester: requester, by: .cli)))
             }
         }
     }

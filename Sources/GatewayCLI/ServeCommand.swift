@@ -1,6 +1,7 @@
 import ApprovalTokens
 import ArgumentParser
 import Foundation
+import GatewayApp
 import GatewayConfig
 import GatewayCore
 import GatewayMail
@@ -33,6 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
             let context = try await global.openContext()
             let configuration = context.configuration
             let keyRing = try SigningKeys.load(configuration, createIfMissing: true)
+            let service = ApprovalService(storage: context.store, keyRing: keyRing)
             let templates = try await EmailTemplates(directory: configuration.templates)
             let smtp = try configuration.smtp.transportConfiguration()
             if !configuration.smtp.verifyCertificates {
@@ -57,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: Logger(label: "approval-gateway.outbox")
             )
             let sweeper = Sweeper(
-                store: context.store,
+                service: service,
                 policy: Sweeper.Policy(
                     interval: .seconds(configuration.notifications.sweepIntervalSeconds),
                     reminderLead: configuration.notifications.remindersEnabled ? TimeInterval(configuration.notifications.reminderBeforeSeconds) : nil
@@ -65,11 +67,11 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: Logger(label: "approval-gateway.sweep")
             )
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: outbox), .init(service: sweeper)]
-            if let inbox = try inboxProcessor(configuration, keyRing: keyRing, store: context.store, logger: logger) {
+            if let inbox = try inboxProcessor(configuration, keyRing: keyRing, service: service, logger: logger) {
                 services.append(.init(service: inbox))
             }
             let web = try await GatewayWebServer.makeApplication(
-                store: context.store, signer: TokenSigner(keyRing: keyRing),
+                service: service, signer: TokenSigner(keyRing: keyRing),
                 settings: WebSettings(listen: configuration.http.listen, publicURL: configuration.http.publicURL, templatesDirectory: configuration.templates),
                 logger: Logger(label: "approval-gateway.web")
             )
@@ -89,7 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The inbox processor for the configured mailbox, or `nil` (with a warning) when no mailbox is configured.
-    func inboxProcessor(_ configuration: GatewayConfiguration, keyRing: KeyRing, store: SQLiteStore, logger: Logger) throws -> InboxProcessor? {
+    func inboxProcessor(_ configuration: GatewayConfiguration, keyRing: KeyRing, service: ApprovalService, logger: Logger) throws -> InboxProcessor? {
         guard configuration.imap.username != nil, configuration.imap.password != nil else {
             logger.warning("decisions by email reply are OFF: imap.username and imap.password (APPROVAL_GATEWAY_IMAP_PASSWORD) are not set")
             return nil
@@ -109,10 +111,10 @@ struct ServeCommand: AsyncParsableCommand {
         let mailbox = IMAPMailbox(configuration: imap, logger: Logger(label: "approval-gateway.imap"))
         let verifier = ReplyVerifier(
             settings: ReplySettings(replyAddress: reply.address, trustedAuthservID: reply.trustedAuthservID, requireAuthentication: reply.requireAuthentication),
-            keyRing: keyRing, store: store
+            keyRing: keyRing
         )
         return InboxProcessor(
-            mailbox: mailbox, verifier: verifier, store: store,
+            mailbox: mailbox, verifier: verifier, service: service,
             policy: InboxProcessor.Policy(
                 processedFolder: configuration.imap.processedFolder, rejectedFolder: configuration.imap.rejectedFolder,
                 pollInterval: .seconds(configuration.imap.pollIntervalSeconds), maxMessageBytes: configuration.imap.maxMessageBytes

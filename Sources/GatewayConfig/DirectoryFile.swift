@@ -126,7 +126,7 @@ public enum DirectoryFile {
         var seen: [String: Int] = [:]
         let keys: Set<String> = [
             "name", "approver_groups", "durations", "pending_ttl", "auto_lock_after_days",
-            "reply_decisions", "link_decisions", "link_code_required",
+            "reply_decisions", "link_decisions", "link_code_required", "link_sign_in",
         ]
         for (index, item) in items.enumerated() {
             var path = "resources[\(index)]"
@@ -183,6 +183,7 @@ public enum DirectoryFile {
                 ("reply_decisions", \Resource.replyDecisionsEnabled),
                 ("link_decisions", \Resource.linkDecisionsEnabled),
                 ("link_code_required", \Resource.linkCodeRequired),
+                ("link_sign_in", \Resource.linkSignInRequired),
             ] {
                 guard let flagNode = fields[key], let text = walker.string(flagNode, path: "\(path).\(key)") else { continue }
                 guard let flag = parseBool(text) else {

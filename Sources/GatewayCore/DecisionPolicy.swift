@@ -18,8 +18,21 @@ public struct DecisionRefusal: Error, Sendable, Hashable, CustomStringConvertibl
         case pastDeadline = "past_deadline"
         /// The request does not exist.
         case unknownRequest = "unknown_request"
-        /// The single-use token was already used for a decision.
+        /// The single-use token was already used for a decision (LINK-8).
         case tokenUsed = "token_used"
+        /// A link decision needs a signed-in session of the link's reviewer (LINK-2).
+        case signInRequired = "sign_in_required"
+        /// The browser is signed in as someone other than the link's reviewer (LINK-2).
+        case wrongSession = "wrong_session"
+        /// The link's token names another request than the one being decided.
+        case tokenMismatch = "token_mismatch"
+        /// The resource requires the confirmation code from the email, and it was missing or wrong.
+        case wrongCode = "wrong_code"
+        /// Too many wrong confirmation codes: link decisions wait for the lockout to pass.
+        case codeLocked = "code_locked"
+        /// The caller may not decide as anyone through this channel (an integration API key), or
+        /// named a reviewer other than itself (a personal API key).
+        case forbidden
     }
 
     public var code: Code

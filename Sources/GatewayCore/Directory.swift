@@ -47,6 +47,10 @@ public struct Resource: Sendable, Hashable, Codable {
     public var linkDecisionsEnabled: Bool
     /// Whether a link decision requires typing the short code printed in the email body.
     public var linkCodeRequired: Bool
+    /// Whether a link decision requires a signed-in session of the link's reviewer (LINK-2).
+    /// Only an admin relaxes it, for a low-risk resource (`link_sign_in: false`); the relaxed
+    /// decisions are flagged in the audit log.
+    public var linkSignInRequired: Bool
     public var isActive: Bool
 
     /// JIT durations offered when a resource names none: 1 hour, 8 hours, 24 hours.
@@ -63,6 +67,7 @@ public struct Resource: Sendable, Hashable, Codable {
         replyDecisionsEnabled: Bool = true,
         linkDecisionsEnabled: Bool = true,
         linkCodeRequired: Bool = false,
+        linkSignInRequired: Bool = true,
         isActive: Bool = true
     ) {
         self.name = name
@@ -73,6 +78,7 @@ public struct Resource: Sendable, Hashable, Codable {
         self.replyDecisionsEnabled = replyDecisionsEnabled
         self.linkDecisionsEnabled = linkDecisionsEnabled
         self.linkCodeRequired = linkCodeRequired
+        self.linkSignInRequired = linkSignInRequired
         self.isActive = isActive
     }
 }

@@ -17,4 +17,8 @@ public enum AdminRole: String, Sendable, Codable, CaseIterable, Hashable {
         case .support, .member: false
         }
     }
+
+    /// Whether this role may change the directory (approver groups, group members, notification
+    /// settings) through the web pages or a personal API key.
+    public var editsDirectory: Bool { self == .admin || self == .devops }
 }

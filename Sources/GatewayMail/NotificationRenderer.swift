@@ -1,5 +1,6 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
 
 /// What the renderer needs to know beyond the templates.
@@ -38,9 +39,9 @@ public struct NotificationRenderer: Sendable {
     public let templates: EmailTemplates
     public let settings: RenderSettings
     public let signer: TokenSigner
-    let store: any AccessStore
+    let store: any GatewayStorage
 
-    public init(templates: EmailTemplates, settings: RenderSettings, signer: TokenSigner, store: any AccessStore) {
+    public init(templates: EmailTemplates, settings: RenderSettings, signer: TokenSigner, store: any GatewayStorage) {
         self.templates = templates
         self.settings = settings
         self.signer = signer
@@ -107,6 +108,10 @@ public struct NotificationRenderer: Sendable {
             context["reason_for_recipient"] = "as \(entry.reason.dropFirst(5))"
         }
         for (key, value) in entry.context { context[key] = value }
+        if let code = entry.context["refusal_code"] {
+            context["refusal"] = ReplyRefusalText.explain(code, context: entry.context, resource: context["resource"] as? String)
+        }
+        if let expires = entry.context["link_expires"].flatMap(RFC3339.date(from:)) { context["link_expires"] = Self.humanDate(expires) }
         if entry.kind == .signIn, let url = entry.context["login_url"] { context["login_url"] = url }
 
         let subject = try templates.render(entry.kind, part: "subject", context: context)

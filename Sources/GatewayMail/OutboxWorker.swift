@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 import GatewayCore
 import Logging
 import ServiceLifecycle
@@ -33,14 +34,14 @@ public struct OutboxWorker: Service {
         }
     }
 
-    let store: any AccessStore
+    let store: any GatewayStorage
     let renderer: NotificationRenderer
     let sender: any EmailSending
     let policy: Policy
     let clock: any GatewayClock
     let logger: Logger
 
-    public init(store: any AccessStore, renderer: NotificationRenderer, sender: any EmailSending, policy: Policy, clock: any GatewayClock = SystemClock(), logger: Logger) {
+    public init(store: any GatewayStorage, renderer: NotificationRenderer, sender: any EmailSending, policy: Policy, clock: any GatewayClock = SystemClock(), logger: Logger) {
         self.store = store
         self.renderer = renderer
         self.sender = sender

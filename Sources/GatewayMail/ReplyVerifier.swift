@@ -1,6 +1,7 @@
 import ApprovalTokens
 import Crypto
 import Foundation
+import GatewayApp
 import GatewayCore
 import MailMessage
 
@@ -26,30 +27,16 @@ public struct ReplySettings: Sendable {
     }
 }
 
-/// What to do with one inbound message, decided from its bytes alone plus the directory and keys.
-public struct ReplyVerdict: Sendable {
-    /// The dedupe record (its outcome is final unless a decision is attempted).
-    public var record: InboundMessage
-    /// The decision to attempt, when the reply passed every check and carries a command.
-    public var attempt: DecisionAttempt?
-    /// The verified reviewer to answer, when there is one (never an unauthenticated address).
-    public var verifiedReviewer: String?
-    /// A fixed answer for the verified reviewer when no decision is attempted (not understood, expired).
-    public var refusalText: String?
-    public var showGrammar = false
-}
-
-/// Checks a reply step by step (DESIGN section 4): automated mail, the reply token, the sender, the
-/// sending domain's authentication, and the command. Every verdict is recorded; tokens never are.
+/// Reads one inbound message into what it claims (DESIGN section 4): automated mail, the reply
+/// key or thread, the single `From`, the receiving server's verdict on the sending domain, and the
+/// command. Pure: no database, no clock. The service judges the claim against the database.
 public struct ReplyVerifier: Sendable {
     public let settings: ReplySettings
     public let keyRing: KeyRing
-    let store: any AccessStore & InboxStore
 
-    public init(settings: ReplySettings, keyRing: KeyRing, store: any AccessStore & InboxStore) {
+    public init(settings: ReplySettings, keyRing: KeyRing) {
         self.settings = settings
         self.keyRing = keyRing
-        self.store = store
     }
 
     /// The dedupe key of a message: its normalised Message-ID, else a hash of its bytes.
@@ -70,112 +57,80 @@ public struct ReplyVerifier: Sendable {
         return ids
     }
 
-    /// Judges `raw`, fetched from `mailbox` at `uid`.
-    public func verify(raw: [UInt8], mailbox: String, uidValidity: UInt32, uid: UInt32, now: Date) async throws -> ReplyVerdict {
+    /// Reads `raw`, fetched from `mailbox` at `uid`.
+    public func read(raw: [UInt8], mailbox: String, uidValidity: UInt32, uid: UInt32) -> InboundMail {
         let message: MailMessage
         do {
             message = try MailMessage(parsing: raw)
         } catch {
-            let record = InboundMessage(
+            return InboundMail(
                 key: Self.dedupeKey(messageID: nil, raw: raw), messageID: nil, mailbox: mailbox, uidValidity: uidValidity, uid: uid,
-                sender: nil, requestID: nil, reviewer: nil, outcome: "rejected", reason: "unreadable", verdicts: ["parse": "\(error)"]
+                content: .rejected(.unreadable), evidence: ["parse": "\(error)"]
             )
-            return ReplyVerdict(record: record)
         }
         let messageID = message.headers["Message-ID"].flatMap { Self.messageIDs(in: $0).first }
-        var verdicts: [String: String] = [:]
-        var record = InboundMessage(
+        var mail = InboundMail(
             key: Self.dedupeKey(messageID: messageID, raw: raw), messageID: messageID, mailbox: mailbox,
-            uidValidity: uidValidity, uid: uid, sender: nil, requestID: nil, reviewer: nil, outcome: "rejected", reason: nil, verdicts: [:]
+            uidValidity: uidValidity, uid: uid, content: .rejected(.noToken)
         )
-        func finish(_ outcome: String, _ reason: String) -> ReplyVerdict {
-            record.outcome = outcome
-            record.reason = reason
-            record.verdicts = verdicts
-            return ReplyVerdict(record: record)
-        }
 
         // 1. Automated mail and our own mail: silently ignored (LOOP-1, LOOP-2).
         if let automated = AutomatedMail.classify(message) {
-            verdicts["automated"] = automated.description
-            return finish("ignored", "automated")
+            mail.content = .automated(automated.description)
+            return mail
         }
-
-        // 2. The reply token: the reply address, else the thread.
-        let token = try await findToken(message, verdicts: &verdicts)
-        guard let token else { return finish("rejected", verdicts["token"] ?? "no_token") }
-        let key = token.key
-        let reviewer = token.reviewer
-        record.requestID = key.requestID
-        record.reviewer = reviewer.email
-
-        // 3. Exactly one From mailbox, equal to the token's reviewer (REPLY-2, REPLY-5).
-        let author: Mailbox
-        switch SenderVerification.authenticatedAuthor(of: message) {
-        case .success(let mailbox):
-            author = mailbox
+        // 2. The reply key: the reply address, else the thread.
+        let token: ReplyTokenReference
+        switch findToken(message) {
+        case .success(let found): token = found
         case .failure(let rejection):
-            verdicts["from"] = "rejected: \(rejection.kind.rawValue)"
-            return finish("rejected", "sender_unclear")
+            mail.content = .rejected(rejection.rejection)
+            mail.evidence["token"] = rejection.detail
+            return mail
         }
-        record.sender = author.normalizedAddress
-        guard author.normalizedAddress == reviewer.email else {
-            verdicts["from"] = "mismatch: \(author.normalizedAddress) is not the token's reviewer"
-            return finish("rejected", "sender_mismatch")
+        // 3. Exactly one From mailbox (REPLY-5); the service compares it with the key's reviewer (REPLY-2).
+        let sender: SenderCheck
+        var fromDomain: String?
+        switch SenderVerification.authenticatedAuthor(of: message) {
+        case .success(let author):
+            sender = .mailbox(author.normalizedAddress)
+            fromDomain = author.domain
+        case .failure(let rejection):
+            sender = .unclear(rejection.kind.rawValue)
         }
-        verdicts["from"] = "match"
-
         // 4. The receiving server's authentication of the sending domain (REPLY-3, REPLY-4).
+        let authentication: AuthenticationCheck
         if let trusted = settings.trustedAuthservID {
-            let verdict = SenderAuthentication.evaluate(message.headers, trustedAuthservID: trusted, fromDomain: author.domain)
-            verdicts["authentication"] = verdict.description
-            guard verdict.isPass else { return finish("rejected", "not_authenticated") }
-        } else if settings.requireAuthentication {
-            verdicts["authentication"] = "not configured: set reply.trusted_authserv_id, or reply.require_authentication: false"
-            return finish("rejected", "authentication_not_configured")
+            if let fromDomain {
+                let verdict = SenderAuthentication.evaluate(message.headers, trustedAuthservID: trusted, fromDomain: fromDomain)
+                authentication = verdict.isPass ? .passed(verdict.description) : .failed(verdict.description)
+            } else {
+                authentication = .failed("no single From domain to authenticate")
+            }
         } else {
-            verdicts["authentication"] = "not checked (reply.require_authentication is false)"
+            authentication = settings.requireAuthentication ? .notConfigured : .notRequired
         }
-
-        // The reviewer is now verified: they may be answered.
-        var verdict = ReplyVerdict(record: record, verifiedReviewer: reviewer.email)
-
-        // 5. The command.
+        // 5. The command (REPLY-6).
         let decision = ReplyDecision(message: message)
-        verdicts["grammar"] = decision.command == .none ? "none: \(decision.noCommandReason.map { "\($0)" } ?? "not a command")" : decision.command.rawValue
-        guard now < key.expiresAt else {
-            verdicts["token"] = "expired"
-            verdict.record = finish("refused", "past_deadline").record
-            verdict.refusalText = "the request expired at \(NotificationRenderer.humanDate(key.expiresAt)); nothing can be decided any more."
-            return verdict
+        let command: ReplyCommandVerdict = switch decision.command {
+        case .approve: .command(.approve, comment: decision.comment)
+        case .deny: .command(.deny, comment: decision.comment)
+        case .none: .notUnderstood(decision.noCommandReason.map { "\($0)" } ?? "not a command")
         }
-        let action: DecisionAction
-        switch decision.command {
-        case .approve: action = .approve
-        case .deny: action = .deny
-        case .none:
-            verdict.record = finish("rejected", "not_understood").record
-            verdict.refusalText = "its first line is not \"approve\" or \"deny\", so it was not understood."
-            verdict.showGrammar = true
-            return verdict
-        }
-        record.verdicts = verdicts
-        verdict.record = record
-        let keyDigest = SHA256.hash(data: Data(token.text.lowercased().utf8)).map { String(format: "%02x", $0) }.joined()
-        verdict.attempt = DecisionAttempt(
-            requestID: key.requestID, reviewer: reviewer.email, action: action, channel: .reply, comment: decision.comment,
-            evidence: [
-                "message_id": messageID ?? "(none)", "authentication": verdicts["authentication"] ?? "",
-                "reply_key_sha256": keyDigest, "token_source": verdicts["token_source"] ?? "",
-            ]
-        )
-        return verdict
+        mail.content = .reply(ReplyClaim(token: token, sender: sender, authentication: authentication, command: command))
+        return mail
     }
 
-    /// Finds and verifies the reply token: the reply address in `Delivered-To`, `To` or `Cc`, else a
-    /// notification's Message-ID in `In-Reply-To` or `References`. Several different valid tokens
-    /// are ambiguous and refused.
-    func findToken(_ message: MailMessage, verdicts: inout [String: String]) async throws -> (key: ReplyKey, reviewer: User, text: String)? {
+    /// Why no usable reply key was found.
+    struct TokenRejection: Error {
+        var rejection: InboundRejection
+        var detail: String
+    }
+
+    /// The reply key from `Delivered-To`, `To`, `Cc` or `X-Original-To` (MAC-verified; expiry is
+    /// the service's to judge, so that a late reviewer is told), else the notification Message-IDs
+    /// of the thread. Several different valid keys are ambiguous and refused.
+    func findToken(_ message: MailMessage) -> Result<ReplyTokenReference, TokenRejection> {
         var candidates: [String] = []
         for name in ["Delivered-To", "To", "Cc", "X-Original-To"] {
             for field in message.headers.all(named: name) {
@@ -199,33 +154,20 @@ public struct ReplyVerifier: Sendable {
             }
         }
         if found.count > 1 {
-            verdicts["token"] = "ambiguous: \(found.count) different reply keys"
-            return nil
+            return .failure(TokenRejection(rejection: .ambiguousToken, detail: "ambiguous: \(found.count) different reply keys"))
         }
         if let (key, text) = found.first {
-            guard let reviewer = try await store.user(id: key.reviewerID), reviewer.isActive else {
-                verdicts["token"] = "reviewer_unknown"
-                return nil
-            }
-            verdicts["token"] = "valid reply key for request \(key.requestID)"
-            verdicts["token_source"] = "address"
-            return (key, reviewer, text)
+            let digest = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+            return .success(.key(key, digest: digest))
         }
         // The thread: a client that dropped the reply address still answers our Message-ID.
         let threadIDs = (message.headers.all(named: "In-Reply-To") + message.headers.all(named: "References"))
             .flatMap { Self.messageIDs(in: $0.value) }
-        for id in threadIDs {
-            guard let entry = try await store.outboxEntry(messageID: id), [.newRequest, .reminder, .replyRefusal].contains(entry.kind),
-                  let requestID = entry.requestID, let request = try await store.request(id: requestID),
-                  let reviewer = try await store.user(email: entry.recipient), let reviewerID = try await store.userID(email: entry.recipient) else {
-                continue
-            }
-            verdicts["token"] = "notification Message-ID of request \(requestID)"
-            verdicts["token_source"] = "thread"
-            return (ReplyKey(requestID: requestID, reviewerID: reviewerID, expiresAt: request.expiresAt), reviewer, "thread:" + id)
+        if !threadIDs.isEmpty { return .success(.thread(threadIDs)) }
+        if let failure {
+            return .failure(TokenRejection(rejection: .invalidToken, detail: "invalid: \(failure.reason.rawValue)"))
         }
-        verdicts["token"] = failure.map { "invalid: \($0.reason.rawValue)" } ?? "no_token"
-        return nil
+        return .failure(TokenRejection(rejection: .noToken, detail: "no reply key and no thread"))
     }
 
     /// Every `local@domain` in an address header, leniently (the token is verified anyway).

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 import GatewayCore
 import Logging
 import ServiceLifecycle
@@ -17,15 +18,13 @@ public struct Sweeper: Service {
         }
     }
 
-    let store: any AccessStore
+    let service: ApprovalService
     let policy: Policy
-    let clock: any GatewayClock
     let logger: Logger
 
-    public init(store: any AccessStore, policy: Policy, clock: any GatewayClock = SystemClock(), logger: Logger) {
-        self.store = store
+    public init(service: ApprovalService, policy: Policy, logger: Logger) {
+        self.service = service
         self.policy = policy
-        self.clock = clock
         self.logger = logger
     }
 
@@ -42,16 +41,15 @@ public struct Sweeper: Service {
 
     /// One pass: expiry, reminders, auto-lock.
     public func sweepOnce() async throws {
-        let now = clock.now
-        for request in try await store.expireRequests(now: now) {
-            logger.info("request \(request.id) expired undecided")
+        for id in try await service.expireOverdueRequests() {
+            logger.info("request \(id) expired undecided")
         }
         if let lead = policy.reminderLead {
-            for id in try await store.sendReminders(now: now, lead: lead) {
+            for id in try await service.sendReminders(lead: lead) {
                 logger.info("reminder sent for request \(id)")
             }
         }
-        for lock in try await store.autoLock(now: now) {
+        for lock in try await service.autoLock() {
             logger.info("locked \(lock.user) out of \(lock.resource) after a period without use")
         }
     }

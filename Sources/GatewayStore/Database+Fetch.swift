@@ -119,6 +119,7 @@ extension Resource {
             replyDecisionsEnabled: row["reply_decisions"],
             linkDecisionsEnabled: row["link_decisions"],
             linkCodeRequired: row["link_code_required"],
+            linkSignInRequired: row["link_sign_in"],
             isActive: row["active"]
         )
     }

@@ -1,30 +1,80 @@
 import Foundation
 import GRDB
+import GatewayApp
 import GatewayCore
 
-extension SQLiteStore {
-    public func syncDirectory(_ snapshot: DirectorySnapshot, now: Date) async throws -> DirectorySyncReport {
-        try await pool.write { db in
-            var report = DirectorySyncReport()
-            // Resources are read before groups change, so that a resource whose approver group is
-            // removed counts as updated.
-            let resourcesBefore = try db.fetchResources()
-            try Self.syncUsers(snapshot.users, db: db, now: now, report: &report)
-            try Self.syncGroups(snapshot.groups, db: db, report: &report)
-            try Self.syncResources(snapshot.resources, existing: resourcesBefore, db: db, report: &report)
-            if report.changedAnything {
-                let counts = try JSONEncoder.sorted.encode(report)
-                try db.appendAudit(
-                    at: now, action: "directory_sync", actor: nil, requestID: nil, channel: nil,
-                    outcome: "accepted", reason: nil,
-                    detail: ["changes": String(decoding: counts, as: UTF8.self)]
-                )
+extension SQLiteTransaction: DirectoryRepository {
+    func user(email: String) throws -> User? { try db.fetchUser(email: email) }
+    func user(id: Int64) throws -> User? {
+        try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(User.init(row:))
+    }
+    func userID(email: String) throws -> Int64? { try db.userID(email: email) }
+    func users() throws -> [User] { try db.fetchUsers() }
+    func groups() throws -> [Group] { try db.fetchGroups() }
+    func groupNames(of email: String) throws -> Set<String> { try db.groupNames(of: email) }
+    func resource(named name: String) throws -> Resource? { try db.fetchResource(name: name) }
+    func resources() throws -> [Resource] { try db.fetchResources() }
+    func notificationPreferences() throws -> [String: NotificationPreferences] { try db.preferences() }
+
+    func saveNotificationPreferences(_ preferences: NotificationPreferences, for email: String) throws {
+        guard let userID = try db.userID(email: email) else { throw StoreError("\(email) is not a user of the directory") }
+        try db.execute(sql: """
+            INSERT INTO notification_preferences (user_id, new_requests, outcomes) VALUES (?, ?, ?)
+            ON CONFLICT(user_id) DO UPDATE SET new_requests = excluded.new_requests, outcomes = excluded.outcomes
+            """, arguments: [userID, preferences.newRequests, preferences.outcomes])
+    }
+
+    func replaceApproverGroups(_ groups: [String], resource: String) throws {
+        guard let resourceID = try db.resourceID(name: resource) else {
+            throw DirectoryEditError(.unknownResource, "there is no resource named \"\(resource)\"")
+        }
+        var groupIDs: [Int64] = []
+        for name in groups {
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM groups WHERE name = ?", arguments: [name]) else {
+                throw DirectoryEditError(.unknownGroup, "there is no group named \"\(name)\"")
             }
-            return report
+            groupIDs.append(id)
+        }
+        try db.execute(sql: "DELETE FROM resource_approver_groups WHERE resource_id = ?", arguments: [resourceID])
+        for id in groupIDs {
+            try db.execute(sql: "INSERT INTO resource_approver_groups (resource_id, group_id) VALUES (?, ?)", arguments: [resourceID, id])
         }
     }
 
-    private static func syncUsers(_ users: [User], db: Database, now: Date, report: inout DirectorySyncReport) throws {
+    func replaceGroupMembers(_ members: [String], group: String, create: Bool) throws {
+        var groupID = try Int64.fetchOne(db, sql: "SELECT id FROM groups WHERE name = ?", arguments: [group])
+        if groupID == nil, create {
+            try db.execute(sql: "INSERT INTO groups (name) VALUES (?)", arguments: [group])
+            groupID = db.lastInsertedRowID
+        }
+        guard let groupID else { throw DirectoryEditError(.unknownGroup, "there is no group named \"\(group)\"") }
+        var userIDs: [Int64] = []
+        for email in members {
+            guard let id = try db.userID(email: email) else {
+                throw DirectoryEditError(.unknownUser, "\(EmailAddress.normalize(email)) is not a user of the directory")
+            }
+            userIDs.append(id)
+        }
+        try db.execute(sql: "DELETE FROM group_members WHERE group_id = ?", arguments: [groupID])
+        for id in userIDs {
+            try db.execute(sql: "INSERT INTO group_members (group_id, user_id) VALUES (?, ?)", arguments: [groupID, id])
+        }
+    }
+
+    func applyDirectory(_ snapshot: DirectorySnapshot, now: Date) throws -> DirectorySyncReport {
+        var report = DirectorySyncReport()
+        // Resources are read before groups change, so that a resource whose approver group is
+        // removed counts as updated.
+        let resourcesBefore = try db.fetchResources()
+        try SQLiteStore.syncUsers(snapshot.users, db: db, now: now, report: &report)
+        try SQLiteStore.syncGroups(snapshot.groups, db: db, report: &report)
+        try SQLiteStore.syncResources(snapshot.resources, existing: resourcesBefore, db: db, report: &report)
+        return report
+    }
+}
+
+extension SQLiteStore {
+    static func syncUsers(_ users: [User], db: Database, now: Date, report: inout DirectorySyncReport) throws {
         let existing = Dictionary(uniqueKeysWithValues: try db.fetchUsers().map { ($0.email, $0) })
         let listed = Set(users.map(\.email))
         for user in users {
@@ -53,7 +103,7 @@ extension SQLiteStore {
         }
     }
 
-    private static func syncGroups(_ groups: [Group], db: Database, report: inout DirectorySyncReport) throws {
+    static func syncGroups(_ groups: [Group], db: Database, report: inout DirectorySyncReport) throws {
         let existing = Dictionary(uniqueKeysWithValues: try db.fetchGroups().map { ($0.name, $0) })
         for group in groups {
             let groupID: Int64
@@ -81,13 +131,13 @@ extension SQLiteStore {
         }
     }
 
-    private static func syncResources(_ resources: [Resource], existing: [Resource], db: Database, report: inout DirectorySyncReport) throws {
+    static func syncResources(_ resources: [Resource], existing: [Resource], db: Database, report: inout DirectorySyncReport) throws {
         let existing = Dictionary(uniqueKeysWithValues: existing.map { ($0.name, $0) })
         for resource in resources {
             let durations = resource.allowedDurations.map(String.init).joined(separator: ",")
             let values: StatementArguments = [
                 durations, resource.pendingTTL, resource.autoLockAfterDays, resource.replyDecisionsEnabled,
-                resource.linkDecisionsEnabled, resource.linkCodeRequired, resource.isActive, resource.name,
+                resource.linkDecisionsEnabled, resource.linkCodeRequired, resource.linkSignInRequired, resource.isActive, resource.name,
             ]
             let resourceID: Int64
             if let old = existing[resource.name] {
@@ -96,7 +146,7 @@ extension SQLiteStore {
                 guard old != comparable else { continue }
                 try db.execute(sql: """
                     UPDATE resources SET durations = ?, pending_ttl = ?, auto_lock_after_days = ?, reply_decisions = ?,
-                        link_decisions = ?, link_code_required = ?, active = ? WHERE name = ?
+                        link_decisions = ?, link_code_required = ?, link_sign_in = ?, active = ? WHERE name = ?
                     """, arguments: values)
                 resourceID = try db.resourceID(name: resource.name)!
                 try db.execute(sql: "DELETE FROM resource_approver_groups WHERE resource_id = ?", arguments: [resourceID])
@@ -104,7 +154,7 @@ extension SQLiteStore {
             } else {
                 try db.execute(sql: """
                     INSERT INTO resources (durations, pending_ttl, auto_lock_after_days, reply_decisions,
-                        link_decisions, link_code_required, active, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        link_decisions, link_code_required, link_sign_in, active, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: values)
                 resourceID = db.lastInsertedRowID
                 report.resourcesAdded += 1
@@ -126,26 +176,6 @@ extension SQLiteStore {
         }
     }
 
-    public func user(email: String) async throws -> User? {
-        try await pool.read { db in try db.fetchUser(email: email) }
-    }
-
-    public func users() async throws -> [User] {
-        try await pool.read { db in try db.fetchUsers() }
-    }
-
-    public func groups() async throws -> [Group] {
-        try await pool.read { db in try db.fetchGroups() }
-    }
-
-    public func resource(named name: String) async throws -> Resource? {
-        try await pool.read { db in try db.fetchResource(name: name) }
-    }
-
-    public func resources() async throws -> [Resource] {
-        try await pool.read { db in try db.fetchResources() }
-    }
-
     /// A value the gateway keeps about itself (e.g. the hash of the last imported directory file).
     public func metadata(_ key: String) async throws -> String? {
         try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM gateway_meta WHERE key = ?", arguments: [key]) }
@@ -161,10 +191,3 @@ extension SQLiteStore {
     }
 }
 
-extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-}

@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
+import GatewayApp
 import GatewayCore
 
-extension SQLiteStore: InboxStore {
+extension SQLiteStore {
     static func registerInboxMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v3-inbox") { db in
             try db.execute(sql: """
@@ -41,105 +42,76 @@ extension SQLiteStore: InboxStore {
         }
     }
 
-    public func mailboxState(_ mailbox: String) async throws -> (uidValidity: UInt32, lastUID: UInt32)? {
+    public func mailboxCursor(_ mailbox: String) async throws -> MailboxCursor? {
         try await pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = ?", arguments: [mailbox]) else {
                 return nil
             }
-            return (UInt32(row["uid_validity"] as Int64), UInt32(row["last_uid"] as Int64))
+            return MailboxCursor(uidValidity: UInt32(row["uid_validity"] as Int64), lastUID: UInt32(row["last_uid"] as Int64))
         }
     }
 
-    public func saveMailboxState(_ mailbox: String, uidValidity: UInt32, lastUID: UInt32) async throws {
+    public func saveMailboxCursor(_ mailbox: String, _ cursor: MailboxCursor) async throws {
         try await pool.write { db in
             try db.execute(sql: """
                 INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, updated_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT(mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid, updated_at = excluded.updated_at
-                """, arguments: [mailbox, Int64(uidValidity), Int64(lastUID), Date()])
+                """, arguments: [mailbox, Int64(cursor.uidValidity), Int64(cursor.lastUID), Date()])
         }
     }
+}
 
-    public func recordInbound(
-        _ message: InboundMessage, attempt: DecisionAttempt?, limits: AnswerLimits,
-        answer: @Sendable (DecisionOutcome?) -> ReplyAnswer?, now: Date
-    ) async throws -> InboundResult {
-        try await pool.write { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT outcome, reason FROM inbound_messages WHERE message_key = ?", arguments: [message.key]) {
-                return .duplicate(outcome: row["outcome"], reason: row["reason"])
-            }
-            var recorded = message
-            var decision: DecisionOutcome?
-            if let attempt {
-                let outcome = try Self.decide(attempt, now: now, db: db)
-                decision = outcome
-                switch outcome {
-                case .decided:
-                    recorded.outcome = "decided"
-                    recorded.reason = attempt.action.rawValue
-                case .refused(let refusal, _):
-                    recorded.outcome = "refused"
-                    recorded.reason = refusal.code.rawValue
-                }
-            }
-            var answered = false
-            if let reply = answer(decision), try Self.mayAnswer(reply, limits: limits, now: now, db: db) {
-                try db.enqueue(reply.kind, requestID: reply.requestID, recipient: NotificationRecipient(email: reply.recipient, reason: "reviewer"), context: reply.context, now: now)
-                answered = true
-            }
-            let verdicts = String(decoding: try JSONEncoder.sorted.encode(recorded.verdicts), as: UTF8.self)
-            try db.execute(sql: """
-                INSERT INTO inbound_messages (message_key, message_id, mailbox, uid_validity, uid, sender, request_id, reviewer, outcome, reason, verdicts, processed_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [
-                    recorded.key, recorded.messageID, recorded.mailbox, Int64(recorded.uidValidity), Int64(recorded.uid), recorded.sender,
-                    recorded.requestID, recorded.reviewer, recorded.outcome, recorded.reason, verdicts, now,
-                ])
-            var detail = recorded.verdicts
-            detail["message_id"] = recorded.messageID ?? "(none)"
-            detail["answered"] = String(answered)
-            if let sender = recorded.sender { detail["from"] = sender }
-            try db.appendAudit(
-                at: now, action: "inbound", actor: recorded.reviewer ?? recorded.sender, requestID: recorded.requestID,
-                channel: .reply, outcome: recorded.outcome, reason: recorded.reason, detail: detail
-            )
-            return .recorded(decision: decision, answered: answered)
+extension SQLiteTransaction: InboxRepository {
+    func inboundOutcome(key: String) throws -> InboxOutcome? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT outcome, reason FROM inbound_messages WHERE message_key = ?", arguments: [key]) else {
+            return nil
         }
+        return try InboxOutcome(disposition: row["outcome"], reason: row["reason"])
     }
 
-    /// LOOP-3, LOOP-4: a few answers per reviewer per hour, and one refusal per reviewer and request.
-    static func mayAnswer(_ reply: ReplyAnswer, limits: AnswerLimits, now: Date, db: Database) throws -> Bool {
-        let lastHour = try Int.fetchOne(db, sql: """
-            SELECT count(*) FROM outbox WHERE recipient = ? AND kind IN ('reply_confirmation', 'reply_refusal') AND created_at > ?
-            """, arguments: [reply.recipient, now.addingTimeInterval(-3600)]) ?? 0
-        guard lastHour < limits.perReviewerPerHour else { return false }
-        if reply.kind == .replyRefusal {
-            let earlier = try Int.fetchOne(db, sql: """
-                SELECT count(*) FROM outbox WHERE recipient = ? AND kind = 'reply_refusal' AND request_id = ?
-                """, arguments: [reply.recipient, reply.requestID]) ?? 0
-            guard earlier < limits.refusalsPerReviewerAndRequest else { return false }
-        }
-        return true
+    func insertInbound(_ record: InboundRecord, now: Date) throws {
+        let evidence = String(decoding: try JSONEncoder.sorted.encode(record.evidence), as: UTF8.self)
+        try db.execute(sql: """
+            INSERT INTO inbound_messages (message_key, message_id, mailbox, uid_validity, uid, sender, request_id, reviewer, outcome, reason, verdicts, processed_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                record.key, record.messageID, record.mailbox, Int64(record.uidValidity), Int64(record.uid), record.sender,
+                record.requestID, record.reviewer, record.outcome.disposition.rawValue, record.outcome.reason, evidence, now,
+            ])
     }
 
-    /// Inbound messages, newest first (for operators and tests).
-    public func inboundMessages(limit: Int) async throws -> [InboundMessage] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM inbound_messages ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
-                let verdicts: String = row["verdicts"]
-                return InboundMessage(
-                    key: row["message_key"], messageID: row["message_id"], mailbox: row["mailbox"],
-                    uidValidity: UInt32(row["uid_validity"] as Int64), uid: UInt32(row["uid"] as Int64), sender: row["sender"],
-                    requestID: row["request_id"], reviewer: row["reviewer"], outcome: row["outcome"], reason: row["reason"],
-                    verdicts: (try? JSONDecoder().decode([String: String].self, from: Data(verdicts.utf8))) ?? [:]
-                )
-            }
-        }
+    func recordAnswer(to reviewer: String, requestID: Int64, kind: NotificationKind, now: Date) throws {
+        try db.execute(
+            sql: "INSERT INTO inbox_answers (reviewer, request_id, kind, at) VALUES (?, ?, ?, ?)",
+            arguments: [EmailAddress.normalize(reviewer), requestID, kind.rawValue, now]
+        )
     }
 
-    /// The outbox entry whose rendered email had `messageID` (for replies that lost their reply address).
-    public func outboxEntry(messageID: String) async throws -> OutboxEntry? {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE message_id = ?", arguments: [messageID]).map(OutboxEntry.init(row:))
+    func answerCount(to reviewer: String, kinds: Set<NotificationKind>, requestID: Int64?, since: Date?) throws -> Int {
+        guard !kinds.isEmpty else { return 0 }
+        var sql = "SELECT count(*) FROM inbox_answers WHERE reviewer = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ", ")))"
+        var arguments: StatementArguments = [EmailAddress.normalize(reviewer)]
+        arguments += StatementArguments(kinds.map(\.rawValue).sorted())
+        if let requestID {
+            sql += " AND request_id = ?"
+            arguments += [requestID]
         }
+        if let since {
+            sql += " AND at > ?"
+            arguments += [since]
+        }
+        return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+    }
+}
+
+extension InboundRecord {
+    init(row: Row) throws {
+        let evidence: String = row["verdicts"]
+        self.init(
+            key: row["message_key"], messageID: row["message_id"], mailbox: row["mailbox"],
+            uidValidity: UInt32(row["uid_validity"] as Int64), uid: UInt32(row["uid"] as Int64), sender: row["sender"],
+            requestID: row["request_id"], reviewer: row["reviewer"], outcome: try InboxOutcome(disposition: row["outcome"], reason: row["reason"]),
+            evidence: (try? JSONDecoder().decode([String: String].self, from: Data(evidence.utf8))) ?? [:]
+        )
     }
 }

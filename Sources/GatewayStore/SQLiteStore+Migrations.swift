@@ -142,6 +142,7 @@ extension SQLiteStore {
         }
         registerInboxMigrations(&migrator)
         registerWebMigrations(&migrator)
+        registerServiceMigrations(&migrator)
         return migrator
     }
 

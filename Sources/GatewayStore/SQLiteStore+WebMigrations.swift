@@ -40,5 +40,30 @@ extension SQLiteStore {
                 CREATE INDEX access_requests_created ON access_requests(created_at, id);
                 """)
         }
+        }
+
+    /// The application layer's schema additions: per-resource link sign-in, API keys that are
+    /// either personal or scoped, and the answers the inbox sent (counted by the answer limits).
+    static func registerServiceMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v5-service") { db in
+            try db.execute(sql: """
+                ALTER TABLE resources ADD COLUMN link_sign_in BOOLEAN NOT NULL DEFAULT 1;
+                -- A personal key has a user (the old `actor`); an integration key has scopes. Keys made
+                -- before scopes existed and acting as nobody get no scope: recreate them with scopes.
+                ALTER TABLE api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '';
+                ALTER TABLE api_keys ADD COLUMN expires_at DATETIME;
+                CREATE TABLE inbox_answers (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    reviewer TEXT NOT NULL,
+                    request_id INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    at DATETIME NOT NULL
+                );
+                CREATE INDEX inbox_answers_reviewer ON inbox_answers(reviewer, at);
+                INSERT INTO inbox_answers (reviewer, request_id, kind, at)
+                    SELECT recipient, request_id, kind, created_at FROM outbox
+                    WHERE kind IN ('reply_confirmation', 'reply_refusal') AND request_id IS NOT NULL;
+                """)
+        }
     }
 }

@@ -12,7 +12,7 @@ import GatewayCore
 /// let store = try SQLiteStore(path: "var/approval-gateway.sqlite")
 /// let request = try await store.createRequest(new, now: .now)
 /// ```
-public final class SQLiteStore: AccessStore {
+public final class SQLiteStore: Sendable {
     /// Settings of the SQLite connection pool.
     public struct Options: Sendable {
         /// How long a writer waits for another process's write lock before failing.

@@ -1,6 +1,8 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
+import HummingbirdAuth
 import Hummingbird
 import Logging
 
@@ -9,7 +11,7 @@ import Logging
 ///
 /// ```swift
 /// let settings = try WebSettings(listen: "127.0.0.1:8080", publicURL: "http://127.0.0.1:8080", templatesDirectory: "templates")
-/// let application = try await GatewayWebServer.makeApplication(store: store, signer: signer, settings: settings)
+/// let application = try await GatewayWebServer.makeApplication(service: service, signer: signer, settings: settings)
 /// // `application` is a Service: run it in the ServiceGroup beside the outbox worker.
 /// ```
 public enum GatewayWebServer {
@@ -18,17 +20,17 @@ public enum GatewayWebServer {
 
     /// Builds the web application.
     /// - Parameters:
-    ///   - store: the gateway's store.
-    ///   - signer: signs sign-in links and verifies every link token.
+    ///   - service: the approval service every route translates to.
+    ///   - signer: verifies every link token.
     ///   - settings: where to listen, the public URL, the templates.
     ///   - clock: the time (tests move it).
     ///   - logger: where request lines go (tokens redacted).
     /// - Throws: ``WebConfigurationError`` when a template is missing or broken.
     public static func makeApplication(
-        store: any WebStore, signer: TokenSigner, settings: WebSettings, clock: any GatewayClock = SystemClock(),
+        service: ApprovalService, signer: TokenSigner, settings: WebSettings,
         logger: Logger = Logger(label: "approval-gateway.web")
     ) async throws -> WebApplication {
-        let router = try await makeRouter(store: store, signer: signer, settings: settings, clock: clock, logger: logger)
+        let router = try await makeRouter(service: service, signer: signer, settings: settings, logger: logger)
         return Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port), serverName: "approval-gateway"),
@@ -38,62 +40,32 @@ public enum GatewayWebServer {
 
     /// Builds the router alone (every route and middleware).
     public static func makeRouter(
-        store: any WebStore, signer: TokenSigner, settings: WebSettings, clock: any GatewayClock = SystemClock(),
+        service: ApprovalService, signer: TokenSigner, settings: WebSettings,
         logger: Logger = Logger(label: "approval-gateway.web")
     ) async throws -> Router<WebContext> {
-        let app = WebApp(
-            store: store, signer: signer, pages: try await WebPages(templatesDirectory: settings.templatesDirectory),
-            settings: settings, clock: clock, secret: try await store.webSecret(), counters: WebCounters(), logger: logger
+        let web = WebApp(
+            service: service, signer: signer, pages: try await WebPages(templatesDirectory: settings.templatesDirectory),
+            settings: settings, clock: service.clock, secret: try await service.storage.webSecret(), counters: WebCounters(), logger: logger
         )
         let router = Router(context: WebContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: RedactingLogMiddleware(logger: logger))
         router.add(middleware: SecurityHeadersMiddleware())
-        app.addRoutes(to: router)
-        return router
-    }
-}
-
-extension WebApp {
-    /// Registers every route. `HEAD` is answered by the `GET` routes, without side effects.
-    func addRoutes(to router: Router<WebContext>) {
-        router.get("/") { request, _ in
-            try await viewer(request) == nil ? redirect("/login") : redirect("/requests")
-        }
+        router.add(middleware: SessionAuthenticator(service: service))
         router.get("/static/app.css") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "public, max-age=3600"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: pages.stylesheet))
+                body: ResponseBody(byteBuffer: ByteBuffer(string: web.pages.stylesheet))
             )
         }
-
         // Emailed links (LINK-1, LINK-9): GET moves the token out of the URL; the page and the POST
         // live at /link/<handle>.
-        for prefix in ["review", "decide", "login"] {
-            router.get("/\(prefix)/:token") { _, context in
-                stashLinkToken(try context.parameters.require("token"))
-            }
-        }
-        router.get("/link/:handle") { request, context in
-            try await showLink(request, handle: try context.parameters.require("handle"))
-        }
-        router.post("/link/:handle") { request, context in
-            try await postLink(request, context: context, handle: try context.parameters.require("handle"))
-        }
-
-        router.get("/login") { request, _ in try await showLogin(request) }
-        router.post("/login") { request, context in try await requestSignInLink(request, context: context) }
-        router.post("/logout") { request, _ in try await signOut(request) }
-
-        router.get("/requests") { request, _ in try await showRequests(request) }
-        router.get("/requests/:id") { request, context in
-            try await showRequest(request, id: try context.parameters.require("id", as: Int64.self))
-        }
-        router.post("/requests/:id/decision") { request, context in
-            try await decideOnWeb(request, context: context, id: try context.parameters.require("id", as: Int64.self))
-        }
-        addAdminRoutes(to: router)
-        addRequesterRoutes(to: router)
-        addAPIRoutes(to: router)
-        addOperationsRoutes(to: router)
+        LinkController(web: web).addRoutes(to: router)
+        SignInController(web: web).addRoutes(to: router)
+        AccessRequestsController(web: web).addRoutes(to: router)
+        AdminController(web: web).addRoutes(to: router)
+        RequesterController(web: web).addRoutes(to: router)
+        APIController(web: web).addRoutes(to: router)
+        OperationsController(web: web).addRoutes(to: router)
+        return router
     }
 }

@@ -10,7 +10,7 @@ struct RedactingLogMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// `path` with any token segment redacted.
     static func redact(_ path: String) -> String {
-        for prefix in WebApp.tokenPrefixes where path.hasPrefix(prefix) && path.count > prefix.count {
+        for prefix in LinkController.tokenPrefixes where path.hasPrefix(prefix) && path.count > prefix.count {
             return prefix + "[redacted]"
         }
         return path

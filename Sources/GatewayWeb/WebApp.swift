@@ -1,12 +1,14 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
 import Hummingbird
 import Logging
 
-/// Everything the routes share: the store, the token signer, the pages and the settings.
+/// What every controller shares: the approval service, the token signer (links are verified here,
+/// at the edge), the pages, the settings, and the ways to answer.
 struct WebApp: Sendable {
-    let store: any WebStore
+    let service: ApprovalService
     let signer: TokenSigner
     let pages: WebPages
     let settings: WebSettings
@@ -48,7 +50,7 @@ struct WebApp: Sendable {
             context["nav_requests"] = viewer.mayReviewSomething
             context["nav_admin"] = viewer.isAdminRole
             context["logout_csrf"] = csrf.token(for: "/logout", secret: secret)
-            let open = viewer.mayReviewSomething ? try await store.openRequestCount(decidableBy: viewer.user.email, now: now) : 0
+            let open = viewer.mayReviewSomething ? try await service.openRequestCount(for: viewer) : 0
             context["bell_count"] = open
             context["bell_dot"] = open > 0
         }
@@ -70,27 +72,11 @@ struct WebApp: Sendable {
 
     // MARK: Sessions
 
-    /// The signed-in user of `request`, if its session cookie names a live session.
-    func viewer(_ request: Request) async throws -> Viewer? {
-        guard let id = request.cookies[Cookies.session]?.value, id.utf8.count == 43 else { return nil }
-        let digest = WebCrypto.sha256Hex(id)
-        guard let session = try await store.session(idDigest: digest, now: now),
-              let user = try await store.user(email: session.user), user.isActive else { return nil }
-        let groups = Set(try await store.groups().filter { $0.members.contains(user.email) }.map(\.name))
-        let resources = try await store.resources()
-        return Viewer(user: user, groups: groups, sessionDigest: digest, reviewableResources: Set(resources.filter { $0.isActive && DecisionPolicy.reviewRight(of: user, groups: groups, for: $0) != nil }.map(\.name)))
-    }
-
-    /// Starts a session for `user` and returns the response that sets its cookie.
-    func startSession(for user: String, redirectTo location: String, evidence: [String: String]) async throws -> Response {
-        let id = WebCrypto.randomToken()
-        try await store.createSession(
-            idDigest: WebCrypto.sha256Hex(id), user: user, expiresAt: now.addingTimeInterval(settings.sessionLifetime),
-            evidence: evidence, now: now
-        )
+    /// The response that sets a new session's cookie and sends the browser on to `location`.
+    func startSession(_ session: NewSession, redirectTo location: String) -> Response {
         var response = redirect(location)
         response.setCookie(Cookie(
-            name: Cookies.session, value: id, maxAge: Int(settings.sessionLifetime), path: "/",
+            name: Cookies.session, value: session.secret, maxAge: Int(session.expiresAt.timeIntervalSince(now)), path: "/",
             secure: settings.secureCookies, httpOnly: true, sameSite: .lax
         ))
         return response
@@ -102,33 +88,8 @@ enum Cookies {
     static let session = "ag_session"
     static let csrf = "ag_csrf"
     static let link = "ag_link"
-}
-
-/// The signed-in user and what they may see.
-struct Viewer: Sendable {
-    let user: User
-    /// The groups the user belongs to now.
-    let groups: Set<String>
-    let sessionDigest: String
-    /// Names of the active resources whose requests the user may review.
-    let reviewableResources: Set<String>
-
-    /// Admin-role users review everything and see the admin pages.
-    var isAdminRole: Bool { user.role.reviewsEverything }
-    /// Who may change approver groups and notification settings.
-    var mayEditDirectory: Bool { user.role == .admin || user.role == .devops }
-    var mayReviewSomething: Bool { isAdminRole || !reviewableResources.isEmpty }
-
-    /// Whether the user may decide `request` now on the web (rights, self-decision, state).
-    func mayDecide(_ request: AccessRequest, resource: Resource?, now: Date) -> Bool {
-        guard let resource, request.isOpen(at: now), request.requester != user.email else { return false }
-        return DecisionPolicy.reviewRight(of: user, groups: groups, for: resource) != nil
-    }
-
-    /// Whether the user may see `request`: its reviewers and its requester.
-    func maySee(_ request: AccessRequest) -> Bool {
-        isAdminRole || reviewableResources.contains(request.resource) || request.requester == user.email
-    }
+    /// Where to go back to after signing in ("Sign in to confirm"): a path of this server.
+    static let returnTo = "ag_return"
 }
 
 /// The double-submit CSRF defence: a random cookie, and in each form an HMAC of that cookie and the
@@ -144,7 +105,7 @@ struct CSRF: Sendable {
             cookieValue = value
             isNew = false
         } else {
-            cookieValue = WebCrypto.randomToken()
+            cookieValue = Secrets.randomToken()
             isNew = true
         }
     }

@@ -1,18 +1,8 @@
 import Crypto
 import Foundation
 
-/// Digests, random values and constant-time checks used by the web layer.
+/// The CSRF form tags and constant-time checks of the web layer (secrets and digests: ``Secrets``).
 enum WebCrypto {
-    /// Lowercase hex SHA-256 of `text`.
-    static func sha256Hex(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// `byteCount` random bytes, base64url without padding.
-    static func randomToken(byteCount: Int = 32) -> String {
-        base64URL(SymmetricKey(size: SymmetricKeySize(bitCount: byteCount * 8)).withUnsafeBytes { Array($0) })
-    }
-
     static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
         Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")

@@ -8,6 +8,7 @@
 // IMAP, verified and decided in SQLite. Prints one JSON object.
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
 import GatewayMail
 import GatewayStore
@@ -69,6 +70,7 @@ func runLabScript(_ arguments: String...) throws {
 /// A scratch gateway: `resources` resources and `requesters` requesters, admin reviews everything.
 struct Bench {
     let store: SQLiteStore
+    let service: ApprovalService
     let ring: KeyRing
     let gateway: String
     let smtp: SMTPSender
@@ -80,10 +82,13 @@ struct Bench {
         var users = [User(email: "admin@example.test", name: "Ada Admin", role: .admin)]
         users += (1...requesters).map { User(email: "bench-requester\($0)@example.test", name: "Requester \($0)") }
         let resourceList = (1...resources).map { Resource(name: "bench-\($0)", approverGroups: []) }
-        _ = try await store.syncDirectory(DirectorySnapshot(users: users, groups: [], resources: resourceList), now: Date())
-        // Admin does not want new-request emails: the benchmark is about the inbox.
-        try await store.setNotificationPreferences(NotificationPreferences(newRequests: false, outcomes: false), for: "admin@example.test", actor: nil, now: Date())
         ring = try KeyRing(text: KeyRing.generateKeyLine(), source: "bench")
+        var settings = ApprovalService.Settings()
+        settings.answerLimits = AnswerLimits(perReviewerPerHour: 1_000_000, refusalsPerReviewerAndRequest: 1)
+        service = ApprovalService(storage: store, keyRing: ring, settings: settings)
+        _ = try await service.importDirectory(DirectorySnapshot(users: users, groups: [], resources: resourceList))
+        // Admin does not want new-request emails: the benchmark is about the inbox.
+        try await service.setNotificationPreferences(NotificationPreferences(newRequests: false, outcomes: false), for: "admin@example.test", by: .cli)
         gateway = gatewayUser
         smtp = SMTPSender(configuration: try SMTPConfiguration(url: "smtp://127.0.0.1:2525", startTLS: .off, ehloName: "example.test"))
         reviewerID = try await store.userID(email: "admin@example.test")!
@@ -96,12 +101,11 @@ struct Bench {
         let mailbox = IMAPMailbox(configuration: configuration, logger: Logger(label: "bench.imap"))
         let verifier = ReplyVerifier(
             settings: ReplySettings(replyAddress: "\(gateway)+{key}@example.test", trustedAuthservID: "mail.example.test", requireAuthentication: true),
-            keyRing: ring, store: store
+            keyRing: ring
         )
         let processor = InboxProcessor(
-            mailbox: mailbox, verifier: verifier, store: store,
-            policy: InboxProcessor.Policy(processedFolder: "Processed", rejectedFolder: "Rejected", pollInterval: .seconds(1), maxMessageBytes: 1_000_000,
-                                          answerLimits: AnswerLimits(perReviewerPerHour: 1_000_000, refusalsPerReviewerAndRequest: 1)),
+            mailbox: mailbox, verifier: verifier, service: service,
+            policy: InboxProcessor.Policy(processedFolder: "Processed", rejectedFolder: "Rejected", pollInterval: .seconds(1), maxMessageBytes: 1_000_000),
             logger: Logger(label: "bench.inbox")
         )
         return (processor, mailbox)
@@ -140,7 +144,7 @@ case "latency":
     let bench = try await Bench(gatewayUser: options.gatewayUser, requesters: 1, resources: options.count)
     var requests: [AccessRequest] = []
     for index in 1...options.count {
-        requests.append(try await bench.store.createRequest(NewAccessRequest(requester: "bench-requester1@example.test", resource: "bench-\(index)", reason: "bench"), now: Date()))
+        requests.append(try await bench.service.openRequest(RequestDraft(requester: "bench-requester1@example.test", resource: "bench-\(index)", reason: "bench"), by: .cli))
     }
     let (processor, mailbox) = try bench.processor(mode: options.mode)
     let service = Task { try await processor.run() }
@@ -173,7 +177,7 @@ case "backlog":
     outer: for requester in 1...side {
         for resource in 1...side {
             guard index < options.count else { break outer }
-            requests.append(try await bench.store.createRequest(NewAccessRequest(requester: "bench-requester\(requester)@example.test", resource: "bench-\(resource)", reason: "bench"), now: Date()))
+            requests.append(try await bench.service.openRequest(RequestDraft(requester: "bench-requester\(requester)@example.test", resource: "bench-\(resource)", reason: "bench"), by: .cli))
             index += 1
         }
     }

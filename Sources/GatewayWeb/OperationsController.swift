@@ -1,16 +1,20 @@
 import Foundation
+import GatewayApp
 import GatewayCore
 import Hummingbird
 
-extension WebApp {
+/// `/healthz` and the Prometheus `/metrics`.
+struct OperationsController: Sendable {
+    let web: WebApp
+
     /// Upper bounds of the decision-latency histogram, in seconds: a minute to a day.
     static let latencyBounds: [Double] = [60, 300, 900, 1_800, 3_600, 4 * 3_600, 8 * 3_600, 86_400]
     /// Reasons a link failed, as counted (LINK-10).
     static let linkFailureReasons = ["missing", "mismatch", "malformed", "unknown_key", "bad_signature", "wrong_purpose", "expired", "not_yet_valid", "unknown_request"]
 
-    func addOperationsRoutes(to router: Router<WebContext>) {
+    func addRoutes(to router: Router<WebContext>) {
         router.get("/healthz") { _, _ in
-            _ = try await store.installationID()
+            try await web.service.checkHealth()
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         router.get("/metrics") { _, _ in
@@ -23,7 +27,7 @@ extension WebApp {
 
     /// The Prometheus text exposition of the gateway's counts.
     func metricsText() async throws -> String {
-        let counts = try await store.gatewayCounts(latencyBounds: Self.latencyBounds)
+        let counts = try await web.service.counts(latencyBounds: Self.latencyBounds)
         var lines: [String] = []
         func family(_ name: String, _ type: String, _ help: String) {
             lines.append("# HELP \(name) \(help)")
@@ -39,8 +43,8 @@ extension WebApp {
         family("approval_gateway_emails_queued", "gauge", "Notification emails waiting to be sent.")
         lines.append("approval_gateway_emails_queued \((counts.emailsByStatus[.pending] ?? 0) + (counts.emailsByStatus[.sending] ?? 0))")
         family("approval_gateway_inbox_messages_total", "counter", "Inbound messages handled, by outcome.")
-        for outcome in Set(["decided", "refused", "ignored", "rejected"]).union(counts.inboundByOutcome.keys).sorted() {
-            lines.append("approval_gateway_inbox_messages_total{outcome=\"\(Self.labelValue(outcome))\"} \(counts.inboundByOutcome[outcome] ?? 0)")
+        for outcome in [AuditOutcome.decided, .refused, .ignored, .rejected] {
+            lines.append("approval_gateway_inbox_messages_total{outcome=\"\(outcome.rawValue)\"} \(counts.inboundByOutcome[outcome] ?? 0)")
         }
         family("approval_gateway_decision_latency_seconds", "histogram", "Time from a request's creation to its decision.")
         for bucket in counts.decisionLatencyBuckets {
@@ -51,7 +55,7 @@ extension WebApp {
         lines.append("approval_gateway_decision_latency_seconds_count \(counts.decisionLatencyCount)")
         family("approval_gateway_link_failures_total", "counter", "Emailed links that did not verify, by reason (visitors see one page).")
         for reason in Self.linkFailureReasons {
-            lines.append("approval_gateway_link_failures_total{reason=\"\(reason)\"} \(counters.value("\(WebCounters.linkFailure).\(reason)"))")
+            lines.append("approval_gateway_link_failures_total{reason=\"\(reason)\"} \(web.counters.value("\(WebCounters.linkFailure).\(reason)"))")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -1,0 +1,169 @@
+import ApprovalTokens
+import Foundation
+import GatewayCore
+
+/// A decision attempt once its channel has named the reviewer.
+struct ResolvedAttempt {
+    var requestID: Int64
+    var reviewer: String
+    var action: DecisionAction
+    var channel: DecisionChannel
+    var comment: String?
+    var evidence: [String: String]
+    /// The digest of a single-use token's nonce (LINK-8).
+    var tokenNonce: String?
+    var link: LinkProof?
+}
+
+extension ApprovalService {
+    /// Decides a request, in one transaction: the channel's proof of the reviewer, the channel
+    /// rules, ``DecisionPolicy``, the claim (AUTHZ-4), the grant or unlock, the audit record and
+    /// the outcome emails. Refusals are audited and returned, not thrown.
+    public func decide(_ command: DecisionCommand) async throws -> DecisionOutcome {
+        let now = self.now
+        return try await storage.write { [self] tx in try decide(command, in: tx, now: now) }
+    }
+
+    func decide(_ command: DecisionCommand, in tx: any StoreTransaction, now: Date) throws -> DecisionOutcome {
+        var attempt = ResolvedAttempt(
+            requestID: command.requestID, reviewer: "", action: command.action, channel: .cli, comment: command.comment,
+            evidence: command.evidence
+        )
+        switch command.proof {
+        case .cli(let reviewer):
+            attempt.reviewer = EmailAddress.normalize(reviewer)
+        case .session(let viewer):
+            attempt.reviewer = viewer.user.email
+            attempt.channel = .web
+            attempt.evidence["session"] = String(viewer.sessionDigest.prefix(16))
+        case .apiKey(let key, let named):
+            attempt.channel = .api
+            attempt.evidence["api_key"] = key.name
+            attempt.evidence["api_key_id"] = String(key.id)
+            guard let owner = key.user else {
+                attempt.reviewer = key.auditActor
+                return try refuse(attempt, DecisionRefusal(.forbidden, detail: "an integration key cannot decide: decisions are made by people, with a personal key or another channel"), request: nil, in: tx, now: now)
+            }
+            attempt.reviewer = owner
+            if let named, EmailAddress.normalize(named) != owner {
+                return try refuse(attempt, DecisionRefusal(.forbidden, detail: "reviewer: a personal key acts only as its user, \(owner); it cannot name another reviewer"), request: nil, in: tx, now: now)
+            }
+        case .link(let proof):
+            attempt.channel = .link
+            attempt.reviewer = EmailAddress.normalize(proof.claims.subject)
+            attempt.tokenNonce = proof.claims.nonceDigest
+            attempt.link = proof
+            attempt.evidence["key_id"] = proof.keyID
+            attempt.evidence["nonce_digest"] = proof.claims.nonceDigest
+            attempt.evidence["token_purpose"] = proof.claims.purpose.rawValue
+            if let linkAction = proof.claims.action { attempt.evidence["link_action"] = linkAction }
+        }
+        return try judge(attempt, in: tx, now: now)
+    }
+
+    /// The one decision path of every channel, inside the caller's transaction.
+    func judge(_ attempt: ResolvedAttempt, in tx: any StoreTransaction, now: Date) throws -> DecisionOutcome {
+        var attempt = attempt
+        guard let request = try tx.request(id: attempt.requestID), let resource = try tx.resource(named: request.resource) else {
+            return try refuse(attempt, DecisionRefusal(.unknownRequest, detail: "there is no request \(attempt.requestID)"), request: nil, in: tx, now: now)
+        }
+        if let link = attempt.link, let refusal = try linkRefusal(link, request: request, resource: resource, evidence: &attempt.evidence, in: tx, now: now) {
+            return try refuse(attempt, refusal, request: request, in: tx, now: now)
+        }
+        if let nonce = attempt.tokenNonce, try tx.isTokenUsed(nonceDigest: nonce) {
+            return try refuse(attempt, DecisionRefusal(.tokenUsed, detail: "this link was already used for a decision"), request: request, in: tx, now: now)
+        }
+        let facts = DecisionPolicy.Facts(
+            request: request, resource: resource, reviewer: try tx.user(email: attempt.reviewer),
+            reviewerGroups: try tx.groupNames(of: attempt.reviewer), channel: attempt.channel, now: now
+        )
+        let right: ReviewRight
+        do throws(DecisionRefusal) {
+            right = try DecisionPolicy.authorize(facts)
+        } catch {
+            if error.code == .pastDeadline { try expire(requestID: request.id, in: tx, now: now) }
+            return try refuse(attempt, error, request: try tx.request(id: request.id), in: tx, now: now)
+        }
+
+        // AUTHZ-4: the claim. Only an update that still finds the request pending wins.
+        guard try tx.claimDecision(requestID: request.id, action: attempt.action, reviewer: attempt.reviewer, channel: attempt.channel, comment: attempt.comment, now: now) else {
+            let current = try tx.request(id: request.id)
+            return try refuse(
+                attempt,
+                DecisionRefusal(.notPending, detail: "request \(request.id) was decided by someone else first", state: current?.state, decidedBy: current?.decision?.reviewer),
+                request: current, in: tx, now: now
+            )
+        }
+        var grant: Grant?
+        if attempt.action == .approve {
+            switch request.kind {
+            case .jit:
+                let duration = TimeInterval(request.durationSeconds ?? resource.allowedDurations.first ?? Resource.defaultDurations[0])
+                grant = try tx.insertGrant(requestID: request.id, startsAt: now, endsAt: now.addingTimeInterval(duration))
+            case .unlock:
+                try tx.liftLock(byRequest: request.id, now: now)
+            }
+        }
+        var detail = attempt.evidence
+        detail["attempted"] = attempt.action.rawValue
+        if let grant { detail["grant_ends_at"] = RFC3339.string(from: grant.endsAt) }
+        try tx.audit(.decide, .accepted, actor: attempt.reviewer, requestID: request.id, channel: attempt.channel, reason: right.description, detail: detail, at: now)
+        if let nonce = attempt.tokenNonce {
+            _ = try tx.markTokenUsed(nonceDigest: nonce, requestID: request.id, channel: attempt.channel, expiresAt: request.expiresAt, now: now)
+        }
+        guard let decided = try tx.request(id: request.id) else { throw ServiceInvariantError("request \(request.id) vanished while being decided") }
+        try enqueueOutcome(decided, in: tx, now: now)
+        return .decided(decided, grant: grant, right: right)
+    }
+
+    /// Audits a refused attempt and returns it.
+    func refuse(_ attempt: ResolvedAttempt, _ refusal: DecisionRefusal, request: AccessRequest?, in tx: any StoreTransaction, now: Date) throws -> DecisionOutcome {
+        var detail = attempt.evidence
+        detail["attempted"] = attempt.action.rawValue
+        try tx.audit(.decide, .refused, actor: attempt.reviewer, requestID: attempt.requestID, channel: attempt.channel, reason: refusal.code.rawValue, detail: detail, at: now)
+        return .refused(refusal, request: request)
+    }
+
+    /// The rules of an emailed link: the token belongs to this request; the browser is signed in
+    /// as the token's reviewer (LINK-2) unless the resource relaxes it; the confirmation code, with
+    /// a lockout after too many wrong ones.
+    func linkRefusal(
+        _ proof: LinkProof, request: AccessRequest, resource: Resource, evidence: inout [String: String],
+        in tx: any StoreTransaction, now: Date
+    ) throws -> DecisionRefusal? {
+        let reviewer = EmailAddress.normalize(proof.claims.subject)
+        guard proof.claims.requestID == request.id, proof.claims.purpose == .decide || proof.claims.purpose == .review else {
+            return DecisionRefusal(.tokenMismatch, detail: "this link is not for request \(request.id)")
+        }
+        if resource.linkSignInRequired {
+            guard let signedIn = proof.signedInAs else {
+                return DecisionRefusal(.signInRequired, detail: "sign in as \(reviewer) to decide through this link")
+            }
+            guard signedIn == reviewer else {
+                evidence["signed_in_as"] = signedIn
+                return DecisionRefusal(.wrongSession, detail: "this link is \(reviewer)'s, and this browser is signed in as \(signedIn)")
+            }
+            evidence["sign_in"] = "session"
+        } else {
+            evidence["sign_in"] = "not required (link_sign_in: false)"
+        }
+        if resource.linkCodeRequired {
+            let bucket = "code:\(request.id):\(reviewer)"
+            guard try tx.attemptCount(bucket: bucket, since: now.addingTimeInterval(-settings.attemptWindow)) < settings.linkCodeAttempts else {
+                return DecisionRefusal(.codeLocked, detail: "too many wrong confirmation codes; wait \(Int(settings.attemptWindow / 60)) minutes")
+            }
+            guard let code = proof.code, let signer, LinkCode.verify(code, requestID: request.id, reviewer: reviewer, ring: signer.keyRing) else {
+                try tx.recordAttempt(bucket: bucket, now: now)
+                return DecisionRefusal(.wrongCode, detail: "the confirmation code does not match the one in the email")
+            }
+        }
+        return nil
+    }
+}
+
+/// Something the database said that cannot be true: a bug or a corrupted database, never a user error.
+public struct ServiceInvariantError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

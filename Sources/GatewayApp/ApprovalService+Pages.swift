@@ -1,0 +1,97 @@
+import ApprovalTokens
+import Foundation
+import GatewayCore
+
+/// What an emailed link's page shows to whoever holds the link.
+public struct LinkView: Sendable, Hashable {
+    public var request: AccessRequest
+    public var resource: Resource
+    /// The link's reviewer as the directory knows them now.
+    public var reviewer: User?
+    /// The token was already used for a decision (LINK-8).
+    public var tokenUsed: Bool
+    /// Why the reviewer could not decide now, judged by the same policy as the decision; `nil` when
+    /// they can (the decision itself judges again).
+    public var refusal: DecisionRefusal?
+}
+
+extension ApprovalService {
+    /// The request an emailed link (review, approve or deny) points to, for its read-only page.
+    /// Changes nothing (LINK-1).
+    public func linkView(_ claims: TokenClaims) async throws -> LinkView? {
+        guard let requestID = claims.requestID else { return nil }
+        let now = self.now
+        return try await storage.read { tx in
+            guard let request = try tx.request(id: requestID), let resource = try tx.resource(named: request.resource) else { return nil }
+            let reviewer = try tx.user(email: claims.subject)
+            let used = try tx.isTokenUsed(nonceDigest: claims.nonceDigest)
+            let facts = DecisionPolicy.Facts(
+                request: request, resource: resource, reviewer: reviewer, reviewerGroups: try tx.groupNames(of: claims.subject),
+                channel: .link, now: now
+            )
+            var refusal: DecisionRefusal?
+            do throws(DecisionRefusal) {
+                _ = try DecisionPolicy.authorize(facts)
+            } catch {
+                refusal = error
+            }
+            return LinkView(request: request, resource: resource, reviewer: reviewer, tokenUsed: used, refusal: refusal)
+        }
+    }
+
+    /// The active user with this address, if any (a sign-in link's page).
+    public func activeUser(email: String) async throws -> User? {
+        try await storage.read { tx in try tx.user(email: email).flatMap { $0.isActive ? $0 : nil } }
+    }
+
+    /// How many pending, unexpired requests the viewer may decide now (the bell).
+    public func openRequestCount(for viewer: Viewer) async throws -> Int {
+        let now = self.now
+        return try await storage.read { try $0.openRequestCount(decidableBy: viewer.user.email, now: now) }
+    }
+
+    /// The Access Requests page: requests the viewer may review, newest first.
+    public func reviewableRequests(for viewer: Viewer, filter: RequestFilter) async throws -> [AccessRequest] {
+        try await storage.read { try $0.requests(reviewableBy: viewer.user.email, filter: filter) }
+    }
+
+    /// An admin page's list (a user's or a resource's requests): admin roles only.
+    public func requestsForAdmin(_ viewer: Viewer, filter: RequestFilter) async throws -> [AccessRequest] {
+        guard viewer.isAdminRole else { throw AccessDenied("only admin roles see other people's requests") }
+        return try await storage.read { try $0.requests(filter) }
+    }
+
+    /// The viewer's own requests, newest first.
+    public func ownRequests(of viewer: Viewer, limit: Int) async throws -> [AccessRequest] {
+        let filter = RequestFilter(requester: viewer.user.email, limit: limit)
+        return try await storage.read { try $0.requests(filter) }
+    }
+
+    /// A user's grants, for the admin User page.
+    public func grants(of user: String, for viewer: Viewer) async throws -> [Grant] {
+        guard viewer.isAdminRole || viewer.user.email == EmailAddress.normalize(user) else { throw AccessDenied("only admin roles see other people's grants") }
+        return try await storage.read { try $0.grants(user: user) }
+    }
+
+    /// Notification preferences by email (admin-role users without a row use the default).
+    public func notificationPreferences() async throws -> [String: NotificationPreferences] {
+        try await storage.read { try $0.notificationPreferences() }
+    }
+
+    /// The counts behind `/metrics`.
+    public func counts(latencyBounds: [Double]) async throws -> GatewayCounts {
+        try await storage.read { try $0.gatewayCounts(latencyBounds: latencyBounds) }
+    }
+
+    /// Whether the database answers (`/healthz`).
+    public func checkHealth() async throws {
+        _ = try await storage.installationID()
+    }
+}
+
+extension ApprovalService {
+    /// Outgoing email for operators, oldest first.
+    public func outboxEntries(status: OutboxStatus?, limit: Int) async throws -> [OutboxEntry] {
+        try await storage.read { try $0.outboxEntries(status: status, limit: limit) }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import GatewayCore
+
+/// A database the gateway runs on: transactions over the repositories, the outbox worker's
+/// bookkeeping, and a few installation values.
+///
+/// ``write(_:)`` runs its body in one serialisable write transaction: everything the body does
+/// commits together or not at all, and concurrent bodies see each other's effects only after
+/// commit. A body that throws rolls back. The SQLite store is the embedded default.
+public protocol GatewayStorage: Sendable {
+    /// Runs `body` in one write transaction.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T
+    /// Runs `body` in one read-only transaction (a consistent snapshot).
+    func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T
+
+    // MARK: The outbox worker
+
+    /// Claims up to `limit` due emails for `lease` seconds; unfinished claims are reclaimed after it.
+    func claimOutbox(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxEntry]
+    /// Keeps an email's first rendering so that retries resend identical bytes (SMTP-3).
+    func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]) async throws
+    func markOutboxSent(id: Int64, now: Date) async throws
+    func markOutboxRetry(id: Int64, error: String, retryAt: Date) async throws
+    func markOutboxFailed(id: Int64, error: String, now: Date) async throws
+
+    // MARK: Installation values
+
+    /// A random id of this installation, created on first use (Message-IDs, thread roots).
+    func installationID() async throws -> String
+    /// A random secret of this installation for the web layer (CSRF form tokens), created on first use.
+    func webSecret() async throws -> [UInt8]
+    func metadata(_ key: String) async throws -> String?
+    func setMetadata(_ key: String, _ value: String) async throws
+
+    // MARK: The inbox's place in its mailbox
+
+    func mailboxCursor(_ mailbox: String) async throws -> MailboxCursor?
+    func saveMailboxCursor(_ mailbox: String, _ cursor: MailboxCursor) async throws
+}
+
+extension GatewayStorage {
+    // Read-only conveniences for operators, renderers and tests: one query, one snapshot.
+
+    public func request(id: Int64) async throws -> AccessRequest? { try await read { try $0.request(id: id) } }
+    public func requests(_ filter: RequestFilter) async throws -> [AccessRequest] { try await read { try $0.requests(filter) } }
+    public func user(email: String) async throws -> User? { try await read { try $0.user(email: email) } }
+    public func user(id: Int64) async throws -> User? { try await read { try $0.user(id: id) } }
+    public func userID(email: String) async throws -> Int64? { try await read { try $0.userID(email: email) } }
+    public func users() async throws -> [User] { try await read { try $0.users() } }
+    public func groups() async throws -> [Group] { try await read { try $0.groups() } }
+    public func resource(named name: String) async throws -> Resource? { try await read { try $0.resource(named: name) } }
+    public func resources() async throws -> [Resource] { try await read { try $0.resources() } }
+    public func accessStatus(user: String, resource: String, at instant: Date) async throws -> AccessStatus {
+        try await read { try $0.accessStatus(user: user, resource: resource, at: instant) }
+    }
+    public func auditLog(requestID: Int64?) async throws -> [AuditEntry] { try await read { try $0.auditLog(requestID: requestID) } }
+    public func outboxEntries(status: OutboxStatus?, limit: Int) async throws -> [OutboxEntry] {
+        try await read { try $0.outboxEntries(status: status, limit: limit) }
+    }
+    public func inboundMessages(limit: Int) async throws -> [InboundRecord] { try await read { try $0.inboundMessages(limit: limit) } }
+    public func notificationPreferences(for email: String) async throws -> NotificationPreferences {
+        try await read { try $0.notificationPreferences()[EmailAddress.normalize(email)] ?? .default }
+    }
+    public func grants(user: String) async throws -> [Grant] { try await read { try $0.grants(user: user) } }
+    public func apiKeys() async throws -> [APIKey] { try await read { try $0.apiKeys() } }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+import GatewayApp
+import GatewayCore
+
+extension SQLiteTransaction: QueryRepository {
+    func requests(_ filter: RequestFilter) throws -> [AccessRequest] {
+        try requests(filter, extraCondition: nil)
+    }
+
+    func requests(reviewableBy viewer: String, filter: RequestFilter) throws -> [AccessRequest] {
+        guard let reviewable = try reviewableCondition(viewer: viewer) else { return [] }
+        return try requests(filter, extraCondition: reviewable)
+    }
+
+    /// Requests matching `filter` and an extra SQL condition, newest first.
+    private func requests(_ filter: RequestFilter, extraCondition: (sql: String, arguments: StatementArguments)?) throws -> [AccessRequest] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let extraCondition {
+            conditions.append(extraCondition.sql)
+            arguments += extraCondition.arguments
+        }
+        if let states = filter.states {
+            guard !states.isEmpty else { return [] }
+            conditions.append("r.state IN (\(states.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += StatementArguments(states.map(\.rawValue).sorted())
+        }
+        if let resource = filter.resource {
+            conditions.append("res.name = ?")
+            arguments += [resource]
+        }
+        if let requester = filter.requester {
+            conditions.append("u.email = ?")
+            arguments += [requester]
+        }
+        if let since = filter.resolvedSince {
+            conditions.append("(r.state = 'pending' OR r.resolved_at >= ?)")
+            arguments += [since]
+        }
+        let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        arguments += [filter.limit, filter.offset]
+        return try Row.fetchAll(
+            db, sql: Database.requestSelect + whereClause + " ORDER BY r.created_at DESC, r.id DESC LIMIT ? OFFSET ?",
+            arguments: arguments
+        ).map(AccessRequest.init(row:))
+    }
+
+    /// The SQL condition (on `res`, the resource) that limits requests to those `viewer` may review.
+    private func reviewableCondition(viewer: String) throws -> (sql: String, arguments: StatementArguments)? {
+        guard let user = try db.fetchUser(email: viewer), user.isActive else { return nil }
+        if user.role.reviewsEverything { return ("1", []) }
+        return ("""
+            res.id IN (SELECT a.resource_id FROM resource_approver_groups a
+                       JOIN group_members m ON m.group_id = a.group_id
+                       JOIN users mu ON mu.id = m.user_id WHERE mu.email = ?)
+            """, [user.email])
+    }
+
+    func openRequestCount(decidableBy viewer: String, now: Date) throws -> Int {
+        guard let reviewable = try reviewableCondition(viewer: viewer) else { return 0 }
+        return try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM access_requests r
+            JOIN users u ON u.id = r.requester_id JOIN resources res ON res.id = r.resource_id
+            WHERE r.state = 'pending' AND r.expires_at > ? AND u.email <> ? AND res.active AND \(reviewable.sql)
+            """, arguments: [now, EmailAddress.normalize(viewer)] + reviewable.arguments) ?? 0
+    }
+
+    func accessStatus(user: String, resource: String, at instant: Date) throws -> AccessStatus {
+        let user = EmailAddress.normalize(user)
+        guard let userID = try db.userID(email: user), let resourceID = try db.resourceID(name: resource) else {
+            return AccessStatus(user: user, resource: resource, grant: nil, lock: nil)
+        }
+        let grant = try Row.fetchOne(db, sql: """
+            SELECT g.*, u.email, res.name FROM grants g
+            JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            WHERE g.user_id = ? AND g.resource_id = ? AND g.starts_at <= ? AND g.ends_at > ? AND u.active AND res.active
+            ORDER BY g.ends_at DESC LIMIT 1
+            """, arguments: [userID, resourceID, instant, instant]).map(Grant.init(row:))
+        let lock = try db.fetchActiveLock(userID: userID, resourceID: resourceID)
+        return AccessStatus(user: user, resource: resource, grant: grant, lock: lock)
+    }
+
+    func grants(user: String) throws -> [Grant] {
+        try Row.fetchAll(db, sql: """
+            SELECT g.*, u.email, res.name FROM grants g
+            JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            WHERE u.email = ? ORDER BY g.starts_at DESC, g.id DESC
+            """, arguments: [EmailAddress.normalize(user)]).map(Grant.init(row:))
+    }
+
+    func grant(requestID: Int64) throws -> Grant? { try db.fetchGrant(requestID: requestID) }
+
+    func auditLog(requestID: Int64?) throws -> [AuditEntry] {
+        let rows = try requestID.map {
+            try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE request_id = ? ORDER BY id", arguments: [$0])
+        } ?? Row.fetchAll(db, sql: "SELECT * FROM audit_log ORDER BY id")
+        return try rows.map(AuditEntry.init(row:))
+    }
+
+    func outboxEntries(status: OutboxStatus?, limit: Int) throws -> [OutboxEntry] {
+        if let status {
+            return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id LIMIT ?", arguments: [status.rawValue, limit]).map(OutboxEntry.init(row:))
+        }
+        return try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY id LIMIT ?", arguments: [limit]).map(OutboxEntry.init(row:))
+    }
+
+    func inboundMessages(limit: Int) throws -> [InboundRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM inbound_messages ORDER BY id DESC LIMIT ?", arguments: [limit]).map(InboundRecord.init(row:))
+    }
+
+    func gatewayCounts(latencyBounds: [Double]) throws -> GatewayCounts {
+        var states = Dictionary(uniqueKeysWithValues: RequestState.allCases.map { ($0, 0) })
+        for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM access_requests GROUP BY state") {
+            states[try decode(RequestState.self, row, "state")] = row["n"]
+        }
+        var emails = Dictionary(uniqueKeysWithValues: OutboxStatus.allCases.map { ($0, 0) })
+        for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM outbox GROUP BY status") {
+            emails[try decode(OutboxStatus.self, row, "status")] = row["n"]
+        }
+        var inbound: [AuditOutcome: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT outcome, count(*) AS n FROM inbound_messages GROUP BY outcome") {
+            inbound[try decode(AuditOutcome.self, row, "outcome")] = row["n"]
+        }
+        let latency = "(julianday(resolved_at) - julianday(created_at)) * 86400.0"
+        let decided = "decision_action IS NOT NULL AND resolved_at IS NOT NULL"
+        let total = try Row.fetchOne(db, sql: "SELECT count(*) AS n, coalesce(sum(\(latency)), 0) AS s FROM access_requests WHERE \(decided)")
+        var buckets: [HistogramBucket] = []
+        for bound in latencyBounds.sorted() {
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM access_requests WHERE \(decided) AND \(latency) <= ?", arguments: [bound]) ?? 0
+            buckets.append(HistogramBucket(upperBound: bound, count: count))
+        }
+        return GatewayCounts(
+            requestsByState: states, emailsByStatus: emails, inboundByOutcome: inbound,
+            decisionLatencyBuckets: buckets, decisionLatencyCount: total?["n"] ?? 0, decisionLatencySum: total?["s"] ?? 0
+        )
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import GRDB
+import GatewayApp
+import GatewayCore
+
+extension SQLiteTransaction: RequestRepository {
+    func request(id: Int64) throws -> AccessRequest? { try db.fetchRequest(id: id) }
+
+    func pendingRequest(requester: String, resource: String) throws -> AccessRequest? {
+        try Row.fetchOne(
+            db, sql: Database.requestSelect + " WHERE u.email = ? AND res.name = ? AND r.state = 'pending'",
+            arguments: [EmailAddress.normalize(requester), resource]
+        ).map(AccessRequest.init(row:))
+    }
+
+    func insertRequest(kind: RequestKind, requester: String, resource: String, reason: String, durationSeconds: Int?, createdAt: Date, expiresAt: Date) throws -> AccessRequest {
+        try db.execute(sql: """
+            INSERT INTO access_requests (kind, requester_id, resource_id, reason, duration_seconds, state, created_at, expires_at)
+            VALUES (?, (SELECT id FROM users WHERE email = ?), (SELECT id FROM resources WHERE name = ?), ?, ?, 'pending', ?, ?)
+            """, arguments: [kind.rawValue, EmailAddress.normalize(requester), resource, reason, durationSeconds, createdAt, expiresAt])
+        guard let request = try db.fetchRequest(id: db.lastInsertedRowID) else { throw StoreError("the new request could not be read back") }
+        return request
+    }
+
+    func claimDecision(requestID: Int64, action: DecisionAction, reviewer: String, channel: DecisionChannel, comment: String?, now: Date) throws -> Bool {
+        try db.execute(sql: """
+            UPDATE access_requests
+            SET state = ?, resolved_at = ?, decided_by_id = (SELECT id FROM users WHERE email = ?),
+                decision_action = ?, decision_channel = ?, decision_comment = ?
+            WHERE id = ? AND state = 'pending' AND expires_at > ?
+            """, arguments: [
+                action.resultingState.rawValue, now, EmailAddress.normalize(reviewer), action.rawValue,
+                channel.rawValue, comment, requestID, now,
+            ])
+        return db.changesCount == 1
+    }
+
+    func resolve(requestID: Int64, as state: RequestState, now: Date) throws -> Bool {
+        try db.execute(
+            sql: "UPDATE access_requests SET state = ?, resolved_at = ? WHERE id = ? AND state = 'pending'",
+            arguments: [state.rawValue, now, requestID]
+        )
+        return db.changesCount == 1
+    }
+
+    func overdueRequestIDs(now: Date, requester: String?, resource: String?) throws -> [Int64] {
+        var sql = "SELECT r.id FROM access_requests r"
+        var arguments: StatementArguments = [now]
+        var conditions = ["r.state = 'pending'", "r.expires_at <= ?"]
+        if let requester {
+            sql += " JOIN users u ON u.id = r.requester_id"
+            conditions.append("u.email = ?")
+            arguments += [EmailAddress.normalize(requester)]
+        }
+        if let resource {
+            sql += " JOIN resources res ON res.id = r.resource_id"
+            conditions.append("res.name = ?")
+            arguments += [resource]
+        }
+        return try Int64.fetchAll(db, sql: sql + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY r.id", arguments: arguments)
+    }
+
+    func requestsToRemind(now: Date, until: Date) throws -> [Int64] {
+        try Int64.fetchAll(db, sql: """
+            SELECT id FROM access_requests WHERE state = 'pending' AND reminded_at IS NULL AND expires_at > ? AND expires_at <= ?
+            ORDER BY id
+            """, arguments: [now, until])
+    }
+
+    func markReminded(requestID: Int64, now: Date) throws {
+        try db.execute(sql: "UPDATE access_requests SET reminded_at = ? WHERE id = ?", arguments: [now, requestID])
+    }
+
+    func insertGrant(requestID: Int64, startsAt: Date, endsAt: Date) throws -> Grant {
+        try db.execute(sql: """
+            INSERT INTO grants (request_id, user_id, resource_id, starts_at, ends_at)
+            SELECT id, requester_id, resource_id, ?, ? FROM access_requests WHERE id = ?
+            """, arguments: [startsAt, endsAt, requestID])
+        guard let grant = try db.fetchGrant(requestID: requestID) else { throw StoreError("the grant of request \(requestID) could not be read back") }
+        return grant
+    }
+
+    func activeLock(user: String, resource: String) throws -> AccessLock? {
+        guard let userID = try db.userID(email: user), let resourceID = try db.resourceID(name: resource) else { return nil }
+        return try db.fetchActiveLock(userID: userID, resourceID: resourceID)
+    }
+
+    func insertLock(user: String, resource: String, now: Date) throws -> AccessLock {
+        guard let userID = try db.userID(email: user), let resourceID = try db.resourceID(name: resource) else {
+            throw StoreError("cannot lock \(user) out of \(resource): unknown user or resource")
+        }
+        try db.execute(sql: "INSERT INTO locks (user_id, resource_id, locked_at) VALUES (?, ?, ?)", arguments: [userID, resourceID, now])
+        guard let lock = try db.fetchActiveLock(userID: userID, resourceID: resourceID) else { throw StoreError("the new lock could not be read back") }
+        return lock
+    }
+
+    func liftLock(byRequest requestID: Int64, now: Date) throws {
+        try db.execute(sql: """
+            UPDATE locks SET lifted_at = ?, lifted_by_request_id = ?
+            WHERE lifted_at IS NULL AND (user_id, resource_id) =
+                (SELECT requester_id, resource_id FROM access_requests WHERE id = ?)
+            """, arguments: [now, requestID, requestID])
+    }
+
+    func recordUsage(user: String, resource: String, now: Date) throws {
+        guard let userID = try db.userID(email: user), let resourceID = try db.resourceID(name: resource) else {
+            throw StoreError("cannot record usage of \(resource) by \(user): unknown user or resource")
+        }
+        try db.execute(sql: """
+            INSERT INTO usage (user_id, resource_id, last_used_at) VALUES (?, ?, ?)
+            ON CONFLICT(user_id, resource_id) DO UPDATE SET last_used_at = max(last_used_at, excluded.last_used_at)
+            """, arguments: [userID, resourceID, now])
+    }
+
+    func autoLockCandidates() throws -> [AutoLockCandidate] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT u.email, r.name, r.auto_lock_after_days AS days,
+                   max(coalesce((SELECT last_used_at FROM usage WHERE user_id = u.id AND resource_id = r.id), '0000'),
+                       coalesce((SELECT max(starts_at) FROM grants WHERE user_id = u.id AND resource_id = r.id), '0000')) AS last_active,
+                   (SELECT max(lifted_at) FROM locks WHERE user_id = u.id AND resource_id = r.id) AS last_lifted
+            FROM users u CROSS JOIN resources r
+            WHERE r.auto_lock_after_days IS NOT NULL AND r.active AND u.active
+              AND (EXISTS (SELECT 1 FROM usage WHERE user_id = u.id AND resource_id = r.id)
+                   OR EXISTS (SELECT 1 FROM grants WHERE user_id = u.id AND resource_id = r.id))
+              AND NOT EXISTS (SELECT 1 FROM locks WHERE user_id = u.id AND resource_id = r.id AND lifted_at IS NULL)
+            ORDER BY u.email, r.name
+            """)
+        return rows.compactMap { row in
+            guard let lastActive = Date.fromDatabaseValue(row["last_active"] as DatabaseValue) else { return nil }
+            return AutoLockCandidate(
+                user: row["email"], resource: row["name"], lockAfterDays: row["days"], lastActive: lastActive,
+                lastLifted: Date.fromDatabaseValue(row["last_lifted"] as DatabaseValue)
+            )
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import GRDB
+import GatewayApp
+import GatewayCore
+
+/// The repositories of ``GatewayApp`` over one SQLite transaction: plain reads and writes, no rules.
+///
+/// Created by ``SQLiteStore`` for the length of one `write` or `read` body and never kept.
+struct SQLiteTransaction {
+    let db: Database
+}
+
+extension SQLiteStore: GatewayStorage {
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        try await pool.write { db in try body(SQLiteTransaction(db: db)) }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        try await pool.read { db in try body(SQLiteTransaction(db: db)) }
+    }
+}
+
+// MARK: Audit
+
+extension SQLiteTransaction: AuditRepository {
+    /// Appends one audit record (AUDIT-1). The table rejects updates and deletes.
+    func appendAudit(_ entry: AuditEntry) throws {
+        let json = String(decoding: try JSONEncoder.sorted.encode(entry.detail), as: UTF8.self)
+        try db.execute(sql: """
+            INSERT INTO audit_log (at, action, actor, request_id, channel, outcome, reason, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [entry.at, entry.action.rawValue, entry.actor, entry.requestID, entry.channel?.rawValue, entry.outcome.rawValue, entry.reason, json])
+    }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}
+
+/// A stored value this build cannot read: a corrupted row or a database from another version.
+struct UnreadableValue: Error, CustomStringConvertible {
+    var column: String
+    var value: String
+    var description: String { "unreadable value \"\(value)\" in column \(column)" }
+}
+
+/// Decodes a `String`-backed enum from a column, failing loudly on an unknown value.
+func decode<E: RawRepresentable>(_ type: E.Type, _ row: Row, _ column: String) throws -> E where E.RawValue == String {
+    let raw: String = row[column]
+    guard let value = E(rawValue: raw) else { throw UnreadableValue(column: column, value: raw) }
+    return value
+}

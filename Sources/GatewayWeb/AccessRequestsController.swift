@@ -1,0 +1,159 @@
+import Foundation
+import GatewayApp
+import GatewayCore
+import Hummingbird
+
+extension WebApp {
+    /// Runs `body` for a signed-in user, or sends the visitor to the sign-in page.
+    func signedIn(_ request: Request, _ context: WebContext, _ body: (Viewer, CSRF) async throws -> Response) async throws -> Response {
+        guard let viewer = context.identity else { return redirect("/login") }
+        return try await body(viewer, CSRF(request))
+    }
+
+    /// The page for a signed-in user who may not see something: the same whether it exists or not.
+    func notFound(viewer: Viewer?, csrf: CSRF) async throws -> Response {
+        try await message("Not found", "There is nothing here for you.", viewer: viewer, csrf: csrf, status: .notFound)
+    }
+
+    /// The template values of a list of requests, with a decision form where `viewer` may decide.
+    func rows(_ requests: [AccessRequest], viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> [[String: Any]] {
+        let names = try await names()
+        let resources = Dictionary(try await service.directory().resources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return requests.map { request in
+            var row = WebFormat.request(request, names: names, now: now)
+            if viewer.mayDecide(request, resource: resources[request.resource], now: now) {
+                let path = "/requests/\(request.id)/decision"
+                row["may_decide"] = true
+                row["decide_path"] = path
+                row["decide_csrf"] = csrf.token(for: path, secret: secret)
+                row["return_to"] = returnTo
+            }
+            return row
+        }
+    }
+
+}
+
+/// The Access Requests page, one request's page, and deciding on the web (channel `web`).
+struct AccessRequestsController: Sendable {
+    let web: WebApp
+
+    /// How far back the Access Requests page shows resolved requests.
+    static let resolvedWindow: TimeInterval = 90 * 86_400
+
+    func addRoutes(to router: Router<WebContext>) {
+        router.get("/") { _, context in
+            context.identity == nil ? web.redirect("/login") : web.redirect("/requests")
+        }
+        router.get("/requests") { request, context in try await showRequests(request, context) }
+        router.get("/requests/:id") { request, context in
+            try await showRequest(request, context, id: try context.parameters.require("id", as: Int64.self))
+        }
+        router.post("/requests/:id/decision") { request, context in
+            try await decideOnWeb(request, context, id: try context.parameters.require("id", as: Int64.self))
+        }
+    }
+
+    /// `GET /requests`: open requests and those resolved in the last 90 days that the viewer may
+    /// review, newest first, filtered and paginated. Users who review nothing see their own requests.
+    func showRequests(_ request: Request, _ context: WebContext) async throws -> Response {
+        try await web.signedIn(request, context) { viewer, csrf in
+            guard viewer.mayReviewSomething else { return web.redirect("/my-requests") }
+            let query = FormData.query(request)
+            let stateChoice = query["state"] ?? "recent"
+            var states: Set<RequestState>?
+            switch stateChoice {
+            case "open": states = [.pending]
+            case "recent": states = nil
+            default: states = RequestState(rawValue: stateChoice).map { [$0] }
+            }
+            let page = max(1, query["page"].flatMap(Int.init) ?? 1)
+            let filter = RequestFilter(
+                states: states, resource: query["resource"], requester: query["requester"],
+                resolvedSince: web.now.addingTimeInterval(-Self.resolvedWindow),
+                limit: web.settings.pageSize + 1, offset: (page - 1) * web.settings.pageSize
+            )
+            var found = try await web.service.reviewableRequests(for: viewer, filter: filter)
+            let hasMore = found.count > web.settings.pageSize
+            found = Array(found.prefix(web.settings.pageSize))
+            func link(page: Int) -> String {
+                var parts = ["state=\(stateChoice)"]
+                if let resource = query["resource"] { parts.append("resource=\(WebApp.formEncode(resource))") }
+                if let requester = query["requester"] { parts.append("requester=\(WebApp.formEncode(requester))") }
+                parts.append("page=\(page)")
+                return "/requests?" + parts.joined(separator: "&")
+            }
+            let returnTo = link(page: page)
+            let resources = try await web.service.directory().resources.filter { viewer.isAdminRole || viewer.reviewableResources.contains($0.name) }
+            var context: [String: Any] = [
+                "rows": try await web.rows(found, viewer: viewer, csrf: csrf, returnTo: returnTo),
+                "empty": found.isEmpty,
+                "states": ["recent", "open", "approved", "denied", "expired", "cancelled"].map { ["value": $0, "label": $0 == "recent" ? "open and last 90 days" : $0, "selected": $0 == stateChoice] },
+                "resources": resources.map { ["name": $0.name, "selected": $0.name == query["resource"]] },
+                "requester": query["requester"] ?? "",
+                "page": page,
+            ]
+            // Absent, not empty: an empty string is still "true" to a Mustache section.
+            if page > 1 { context["prev_url"] = link(page: page - 1) }
+            if hasMore { context["next_url"] = link(page: page + 1) }
+            return try await web.page("requests", context, title: "Access Requests", viewer: viewer, csrf: csrf)
+        }
+    }
+
+    /// `GET /requests/:id`: one request, with its decision form for those who may decide.
+    func showRequest(_ request: Request, _ context: WebContext, id: Int64) async throws -> Response {
+        try await web.signedIn(request, context) { viewer, csrf in
+            guard let accessRequest = try await web.service.request(id: id, by: .session(viewer)) else {
+                return try await web.notFound(viewer: viewer, csrf: csrf)
+            }
+            let row = try await web.rows([accessRequest], viewer: viewer, csrf: csrf, returnTo: "/requests/\(id)")[0]
+            var context: [String: Any] = ["request": row]
+            if accessRequest.requester == viewer.user.email, accessRequest.isOpen(at: web.now) {
+                context["cancel_path"] = "/my-requests/\(id)/cancel"
+                context["cancel_csrf"] = csrf.token(for: "/my-requests/\(id)/cancel", secret: web.secret)
+            }
+            return try await web.page("request", context, title: "Access request #\(id)", viewer: viewer, csrf: csrf)
+        }
+    }
+
+    /// `POST /requests/:id/decision`: approve or deny on the web (channel `web`) with a comment.
+    func decideOnWeb(_ request: Request, _ context: WebContext, id: Int64) async throws -> Response {
+        try await web.signedIn(request, context) { viewer, csrf in
+            let form = try await FormData.read(request)
+            let path = "/requests/\(id)/decision"
+            guard CSRF.verify(request, form: form, path: path, secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
+            guard let action = form["action"].flatMap(DecisionAction.init(rawValue:)) else {
+                return try await web.message("Choose Approve or Deny", "Nothing was changed.", viewer: viewer, csrf: csrf, status: .badRequest)
+            }
+            let outcome = try await web.service.decide(DecisionCommand(
+                requestID: id, action: action, comment: form["comment"], proof: .session(viewer),
+                evidence: ["client_ip": context.clientAddress]
+            ))
+            switch outcome {
+            case .decided:
+                return web.redirect(form["return_to"].flatMap(WebApp.safeReturnPath) ?? "/requests/\(id)")
+            case .refused(let refusal, let current):
+                guard let current, viewer.maySee(current) else { return try await web.notFound(viewer: viewer, csrf: csrf) }
+                return try await web.message(
+                    "Nothing was changed", WebApp.explain(refusal, request: current, names: try await web.names()),
+                    viewer: viewer, csrf: csrf, status: .conflict, links: [("/requests/\(id)", "Open the request")]
+                )
+            }
+        }
+    }
+}
+
+extension WebApp {
+    static func formEncode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~@")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    /// A path on this server to return to after a form, or `nil` for anything else.
+    static func safeReturnPath(_ path: String) -> String? {
+        guard path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"), path.utf8.count < 1_000,
+              !path.contains(where: { $0.isNewline }) else { return nil }
+        return path
+    }
+}
