@@ -125,17 +125,29 @@ let package = Package(
 
         // MARK: Tests
 
+        /// What the test suites share: a movable clock, a gateway over a temporary database, and
+        /// decisions through each channel's real proof.
+        .target(
+            name: "GatewayTestSupport",
+            dependencies: ["GatewayApp", "GatewayCore", "GatewayStore", "ApprovalTokens"],
+            path: "Tests/GatewayTestSupport"
+        ),
+
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"]),
         .testTarget(name: "ApprovalTokensTests", dependencies: ["ApprovalTokens"]),
         .testTarget(
             name: "GatewayStoreTests",
-            dependencies: ["GatewayStore", "GatewayCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["GatewayStore", "GatewayCore", "GatewayApp", "GatewayTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "GatewayAppTests",
+            dependencies: ["GatewayApp", "GatewayCore", "GatewayStore", "GatewayTestSupport", "ApprovalTokens"]
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "GatewayCore"]),
         .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI"]),
         .testTarget(
             name: "GatewayMailTests",
-            dependencies: ["GatewayMail", "GatewayStore", "GatewayCore", "ApprovalTokens", "MailMessage", "MailTransport"]
+            dependencies: ["GatewayMail", "GatewayApp", "GatewayStore", "GatewayCore", "GatewayTestSupport", "ApprovalTokens", "MailMessage", "MailTransport"]
         ),
         .testTarget(
             name: "MailMessageTests",
@@ -146,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "GatewayWebTests",
             dependencies: [
-                "GatewayWeb", "GatewayStore", "GatewayCore", "ApprovalTokens", "Yams",
+                "GatewayWeb", "GatewayApp", "GatewayAPI", "GatewayStore", "GatewayCore", "GatewayTestSupport", "ApprovalTokens", "Yams",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -37,11 +37,11 @@ extension ApprovalService {
     }
 
     /// Whose request an actor may open or cancel.
-    func requester(named: String?, for actor: Actor) throws(AccessDenied) -> String {
+    func requester(named: String?, for actor: Actor) throws -> String {
         let named = named.map(EmailAddress.normalize)
         switch actor {
         case .cli:
-            guard let named else { throw AccessDenied(field: "requester", "requester is required") }
+            guard let named else { throw RequestError(.unknownRequester, "requester is required") }
             return named
         case .session(let viewer):
             if let named, named != viewer.user.email {
@@ -56,7 +56,7 @@ extension ApprovalService {
                 return owner
             }
             try Self.require(.requestsCreate, of: key)
-            guard let named else { throw AccessDenied(field: "requester", "requester is required with an integration key") }
+            guard let named else { throw RequestError(.unknownRequester, "requester is required with an integration key (it acts as nobody)") }
             return named
         }
     }

@@ -159,11 +159,28 @@ extension SQLiteStore {
                     "the database \(path) was migrated by a newer version of approval-gateway (unknown migrations: \(unknown.joined(separator: ", "))); upgrade approval-gateway"
                 )
             }
+            // GRDB reads the applied migrations outside a transaction: the caller holds the lock
+            // file (``withMigrationLock(path:_:)``) so that two processes never both apply one.
             try migrator.migrate(pool)
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError("cannot migrate the database \(path): \(error)")
         }
+    }
+
+    /// Runs `body` holding an exclusive `flock` on `<database>-migrate.lock`.
+    static func withMigrationLock(path: String, _ body: () throws -> Void) throws {
+        let lockPath = path + "-migrate.lock"
+        let descriptor = open(lockPath, O_CREAT | O_RDWR, 0o600)
+        guard descriptor >= 0 else {
+            throw StoreError("cannot open the migration lock \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw StoreError("cannot lock \(lockPath): \(String(cString: strerror(errno)))") }
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        try body()
     }
 }

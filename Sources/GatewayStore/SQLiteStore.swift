@@ -42,12 +42,19 @@ public final class SQLiteStore: Sendable {
         configuration.maximumReaderCount = options.maximumReaderCount
         configuration.foreignKeysEnabled = true
         configuration.label = "approval-gateway"
-        do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-        } catch {
-            throw StoreError("cannot open the database \(path): \(error)")
+        // Opening a new database switches it to WAL, which needs a lock SQLite's busy handler does
+        // not wait for; opening and migrating hold the lock file instead (another process, such as
+        // the server and a CLI command started together, waits for it).
+        var opened: DatabasePool?
+        try Self.withMigrationLock(path: path) {
+            do {
+                opened = try DatabasePool(path: path, configuration: configuration)
+            } catch {
+                throw StoreError("cannot open the database \(path): \(error)")
+            }
+            try Self.migrate(opened!, path: path)
         }
-        try Self.migrate(pool, path: path)
+        pool = opened!
     }
 
     /// The schema migrations applied to this database, in order.

@@ -7,7 +7,8 @@ public struct WebConfigurationError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// How the web server runs: where it listens, the URL it links to, where its templates are.
+/// How the web server runs: where it listens, the URL it links to, where its templates are. (The
+/// lifetimes and limits of sessions and sign-in links are the approval service's: ``ApprovalService/Settings``.)
 public struct WebSettings: Sendable {
     /// The host to bind (`127.0.0.1`).
     public var host: String
@@ -17,16 +18,6 @@ public struct WebSettings: Sendable {
     public var publicURL: String
     /// The `templates` folder; pages are in its `web` folder.
     public var templatesDirectory: String
-    /// How long a session lasts after signing in.
-    public var sessionLifetime: TimeInterval = 12 * 3600
-    /// How long an emailed sign-in link works (LINK-7: at most 15 minutes).
-    public var signInLinkLifetime: TimeInterval = 15 * 60
-    /// Sign-in links requested per address, and per client address, in ``signInWindow``.
-    public var signInLimitPerAddress = 3
-    public var signInLimitPerClient = 20
-    public var signInWindow: TimeInterval = 15 * 60
-    /// Confirmation-code attempts per reviewer and request in ``signInWindow``.
-    public var linkCodeAttempts = 5
     /// Rows per page of the request lists.
     public var pageSize = 50
 

@@ -1,27 +1,19 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
 import GatewayMail
 import GatewayStore
+import GatewayTestSupport
 import Logging
-
-/// A clock the test moves by hand.
-final class TestClock: GatewayClock, @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Date
-
-    init(_ start: Date = Date()) { current = start }
-
-    var now: Date { lock.withLock { current } }
-
-    func advance(by seconds: TimeInterval) { lock.withLock { current = current.addingTimeInterval(seconds) } }
-}
 
 /// A store with a directory, a key ring and a renderer over the project's real templates.
 struct GatewayFixture {
     static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     let store: SQLiteStore
+    /// The approval service over `store`, at the instants the tests choose.
+    let gateway: TestGateway
     let keyRing: KeyRing
     let renderer: NotificationRenderer
     let installation: String
@@ -51,13 +43,16 @@ struct GatewayFixture {
         ]
     )
 
-    init(now: Date = Date(), fromAddress: String = "gateway@example.test", replyAddress: String = "gateway+{key}@example.test") async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-mail-\(UUID().uuidString)/gateway.sqlite").path
-        store = try SQLiteStore(path: path)
-        _ = try await store.syncDirectory(Self.directory, now: now)
-        // Admin wants outcomes too, so the tests see both preferences at work.
-        try await store.setNotificationPreferences(NotificationPreferences(newRequests: true, outcomes: false), for: "admin@example.test", actor: nil, now: now)
+    init(
+        now: Date = Date(), clock: TestClock? = nil, fromAddress: String = "gateway@example.test", replyAddress: String = "gateway+{key}@example.test",
+        settings: ApprovalService.Settings = ApprovalService.Settings()
+    ) async throws {
+        store = try SQLiteStore(path: TestGateway.temporaryDatabasePath("gateway-mail"))
         keyRing = try KeyRing(text: KeyRing.generateKeyLine(), source: "test")
+        gateway = try TestGateway(store: store, clock: clock ?? TestClock(now), keyRing: keyRing, settings: settings)
+        _ = try await gateway.syncDirectory(Self.directory, now: now)
+        // Admin wants outcomes too, so the tests see both preferences at work.
+        try await gateway.setNotificationPreferences(NotificationPreferences(newRequests: true, outcomes: false), for: "admin@example.test", now: now)
         let templates = try await EmailTemplates(directory: Self.projectRoot.appendingPathComponent("templates").path)
         renderer = NotificationRenderer(
             templates: templates,

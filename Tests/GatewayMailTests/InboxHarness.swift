@@ -1,8 +1,10 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
 import GatewayMail
 import GatewayStore
+import GatewayTestSupport
 import Logging
 import MailMessage
 import MailTransport
@@ -24,14 +26,19 @@ struct InboxHarness {
     var marker: String { "X-Approval-Gateway: \(fixture.installation)" }
 
     /// - Parameter gatewayUser: the lab user whose INBOX plays the gateway's mailbox; it is emptied first.
-    init(gatewayUser: String, imapURL: String = "imap://127.0.0.1:1143/INBOX", trustedAuthservID: String? = "mail.example.test", requireAuthentication: Bool = true) async throws {
+    init(
+        gatewayUser: String, imapURL: String = "imap://127.0.0.1:1143/INBOX", trustedAuthservID: String? = "mail.example.test", requireAuthentication: Bool = true,
+        answerLimits: AnswerLimits = AnswerLimits()
+    ) async throws {
         try MailLab.requireRunning()
         try MailLab.resetUser(gatewayUser)
         self.gatewayUser = gatewayUser
         let clock = TestClock()
         self.clock = clock
         let gatewayAddress = "\(gatewayUser)@example.test"
-        fixture = try await GatewayFixture(now: clock.now, fromAddress: gatewayAddress, replyAddress: "\(gatewayUser)+{key}@example.test")
+        var settings = ApprovalService.Settings()
+        settings.answerLimits = answerLimits
+        fixture = try await GatewayFixture(now: clock.now, clock: clock, fromAddress: gatewayAddress, replyAddress: "\(gatewayUser)+{key}@example.test", settings: settings)
         smtp = SMTPSender(configuration: try SMTPConfiguration(url: MailLab.smtpURL, startTLS: .opportunistic, caFile: MailLab.caFile, ehloName: "example.test"))
         worker = OutboxWorker(
             store: fixture.store, renderer: fixture.renderer, sender: SMTPEmailSender(sender: smtp),
@@ -46,18 +53,18 @@ struct InboxHarness {
         ))
         let verifier = ReplyVerifier(
             settings: ReplySettings(replyAddress: "\(gatewayUser)+{key}@example.test", trustedAuthservID: trustedAuthservID, requireAuthentication: requireAuthentication),
-            keyRing: fixture.keyRing, store: fixture.store
+            keyRing: fixture.keyRing
         )
         processor = InboxProcessor(
-            mailbox: mailbox, verifier: verifier, store: fixture.store,
+            mailbox: mailbox, verifier: verifier, service: fixture.gateway.service,
             policy: InboxProcessor.Policy(processedFolder: "Processed", rejectedFolder: "Rejected", pollInterval: .seconds(1), maxMessageBytes: 200_000),
-            clock: clock, logger: Logger(label: "test.inbox")
+            logger: Logger(label: "test.inbox")
         )
     }
 
     /// Creates a request and sends its notifications through the real lab.
     func createRequest(_ requester: String = "requester1@example.test", resource: String = "prod-db", reason: String = "incident 42") async throws -> AccessRequest {
-        let request = try await store.createRequest(NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: resource == "prod-db" ? 14_400 : nil), now: clock.now)
+        let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: resource == "prod-db" ? 14_400 : nil), now: clock.now)
         while try await worker.drainOnce() > 0 {}
         return request
     }
@@ -117,6 +124,15 @@ struct InboxHarness {
             if handled < count { try await Task.sleep(for: .milliseconds(100)) }
         }
         return handled
+    }
+
+    /// The plain-text body of an outbox entry as the recipient will read it (rendered now).
+    func renderedText(_ entry: OutboxEntry) async throws -> String {
+        let email = try await fixture.renderer.render(entry, now: clock.now)
+        let message = try MailMessage(parsing: email.raw)
+        let text = message.allParts.first { $0.contentType.mimeType == "text/plain" }?.text() ?? ""
+        // Undo the renderer's line wrapping so that phrases can be found whole.
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 
     /// The messages now in a folder of the gateway mailbox.

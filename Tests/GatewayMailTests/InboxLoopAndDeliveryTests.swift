@@ -1,6 +1,8 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayMail
 import MailMessage
 import MailTransport
@@ -47,7 +49,7 @@ import Testing
         #expect(try await gateway.process(expecting: 2) == 2)
         #expect(try await gateway.store.request(id: request.id)?.state == .pending)
         let inbound = try await gateway.store.inboundMessages(limit: 10)
-        #expect(inbound.map(\.outcome) == ["ignored", "ignored"])
+        #expect(inbound.map(\.outcome) == [.ignored, .ignored])
         #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
     }
 
@@ -82,7 +84,7 @@ import Testing
         try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve", messageID: id)
         #expect(try await gateway.process(expecting: 2) == 2)
         #expect(try await gateway.store.request(id: request.id)?.state == .approved)
-        let log = try await gateway.store.auditLog(requestID: request.id).filter { $0.action == "decide" }
+        let log = try await gateway.store.auditLog(requestID: request.id).filter { $0.action == .decide }
         #expect(log.count == 1)
         #expect(try await gateway.store.inboundMessages(limit: 10).count == 1)
         #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .replyConfirmation }.count == 1)
@@ -105,13 +107,13 @@ import Testing
         }
         let uid = try #require(uids.first)
         let raw = try #require(try await gateway.mailbox.fetchRaw(uid: uid))
-        let verifier = ReplyVerifier(settings: ReplySettings(replyAddress: "approver9+{key}@example.test", trustedAuthservID: "mail.example.test", requireAuthentication: true), keyRing: gateway.fixture.keyRing, store: gateway.store)
-        let verdict = try await verifier.verify(raw: raw, mailbox: "INBOX", uidValidity: status.uidValidity, uid: uid, now: gateway.clock.now)
-        _ = try await gateway.store.recordInbound(verdict.record, attempt: verdict.attempt, limits: AnswerLimits(), answer: { _ in nil }, now: gateway.clock.now)
+        let verifier = ReplyVerifier(settings: ReplySettings(replyAddress: "approver9+{key}@example.test", trustedAuthservID: "mail.example.test", requireAuthentication: true), keyRing: gateway.fixture.keyRing)
+        let mail = verifier.read(raw: raw, mailbox: "INBOX", uidValidity: status.uidValidity, uid: uid)
+        #expect(try await gateway.fixture.gateway.service.handleInbound(mail).outcome == .decided(.approve))
         #expect(try await gateway.store.request(id: request.id)?.state == .approved)
         // The restarted processor sees the message again.
         #expect(try await gateway.process() == 1)
-        #expect(try await gateway.store.auditLog(requestID: request.id).filter { $0.action == "decide" }.count == 1)
+        #expect(try await gateway.store.auditLog(requestID: request.id).filter { $0.action == .decide }.count == 1)
         #expect(try await gateway.folderCount("Processed") == 1)
         #expect(try await gateway.mailbox.select().messages == 0)
     }
@@ -125,15 +127,15 @@ import Testing
         let id = "reset-\(UUID().uuidString)@client.example.test"
         try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve", messageID: id)
         #expect(try await gateway.process() == 1)
-        let before = try #require(try await gateway.store.mailboxState("INBOX"))
+        let before = try #require(try await gateway.store.mailboxCursor("INBOX"))
         try MailLab.resetUser("approver10")
         await gateway.mailbox.close()
         // The same reply arrives again in the new mailbox (a restore, a server migration).
         try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve", messageID: id)
         #expect(try await gateway.process() == 1)
-        let after = try #require(try await gateway.store.mailboxState("INBOX"))
+        let after = try #require(try await gateway.store.mailboxCursor("INBOX"))
         #expect(after.uidValidity != before.uidValidity)
-        #expect(try await gateway.store.auditLog(requestID: request.id).filter { $0.action == "decide" }.count == 1)
+        #expect(try await gateway.store.auditLog(requestID: request.id).filter { $0.action == .decide }.count == 1)
     }
 
     @Test("IMAP-4: a message over the size limit is not downloaded and is moved aside")
@@ -146,7 +148,7 @@ import Testing
         try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve\n\n" + String(repeating: padding, count: 250))
         #expect(try await gateway.process() == 1)
         #expect(try await gateway.store.request(id: request.id)?.state == .pending)
-        #expect(try await gateway.store.inboundMessages(limit: 1).first?.reason == "too_large")
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.outcome.reason == "too_large")
         #expect(try await gateway.folderCount("Rejected") == 1)
     }
 

@@ -1,6 +1,8 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayMail
 import MailMessage
 import MailTransport
@@ -52,7 +54,7 @@ import Testing
         #expect(try await gateway.process() == 1)
         #expect(try await gateway.store.request(id: request.id)?.state == .pending)
         let inbound = try #require(try await gateway.store.inboundMessages(limit: 1).first)
-        #expect(inbound.reason == "sender_mismatch")
+        #expect(inbound.outcome == .rejected(.senderMismatch))
         #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
         #expect(try await gateway.folderCount("Rejected") == 1)
     }
@@ -69,10 +71,11 @@ import Testing
         try await gateway.reply(to: notification, from: "requester3@example.test", body: "approve", replyTo: "approver23+\(key)@example.test")
         #expect(try await gateway.process() == 1)
         #expect(try await gateway.store.request(id: request.id)?.state == .pending)
-        #expect(try await gateway.store.inboundMessages(limit: 1).first?.reason == "self_decision")
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.outcome.reason == "self_decision")
         let answers = try await gateway.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .replyRefusal }
         #expect(answers.map(\.recipient) == ["requester3@example.test"])
-        #expect(answers.first?.context["refusal"]?.contains("your own request") == true)
+        #expect(answers.first?.context["refusal_code"] == "self_decision")
+        #expect(try await gateway.renderedText(try #require(answers.first)).contains("you cannot decide your own request"))
     }
 
     @Test("AUTHZ-2: a reviewer removed from the group after the email was sent cannot approve by reply")
@@ -83,11 +86,11 @@ import Testing
         let notification = try await gateway.notification(for: "approver1@example.test", request: request)
         var directory = GatewayFixture.directory
         directory.groups[0].members.remove("approver1@example.test")
-        _ = try await gateway.store.syncDirectory(directory, now: gateway.clock.now)
+        _ = try await gateway.fixture.gateway.syncDirectory(directory, now: gateway.clock.now)
         try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve")
         #expect(try await gateway.process() == 1)
         #expect(try await gateway.store.request(id: request.id)?.state == .pending)
-        #expect(try await gateway.store.inboundMessages(limit: 1).first?.reason == "not_allowed")
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.outcome.reason == "not_allowed")
     }
 
     @Test("A token from another request decides only that request, never the one the reply is about")
@@ -96,7 +99,7 @@ import Testing
         defer { Task { await gateway.shutdown() } }
         let first = try await gateway.createRequest("requester1@example.test")
         let second = try await gateway.createRequest("requester2@example.test")
-        _ = try await gateway.store.decide(DecisionAttempt(requestID: first.id, reviewer: "admin@example.test", action: .deny, channel: .cli), now: gateway.clock.now)
+        _ = try await gateway.fixture.gateway.decide(DecisionAttempt(requestID: first.id, reviewer: "admin@example.test", action: .deny, channel: .cli), now: gateway.clock.now)
         let firstMail = try await gateway.notification(for: "approver1@example.test", request: first)
         let secondMail = try await gateway.notification(for: "approver1@example.test", request: second)
         let firstReplyTo = try #require(try MailMessage(parsing: firstMail).headers["Reply-To"].map { try AddressParser.parseSingleMailbox($0).address })
@@ -105,7 +108,7 @@ import Testing
         #expect(try await gateway.process() == 1)
         #expect(try await gateway.store.request(id: second.id)?.state == .pending)
         #expect(try await gateway.store.request(id: first.id)?.state == .denied)
-        #expect(try await gateway.store.inboundMessages(limit: 1).first?.reason == "not_pending")
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.outcome.reason == "not_pending")
     }
 
     @Test("REPLY-3: forged or failing Authentication-Results change nothing", arguments: [
@@ -123,7 +126,7 @@ import Testing
         #expect(try await gateway.process() == 1)
         #expect(try await gateway.store.request(id: request.id)?.state == .pending, "\(name)")
         let inbound = try #require(try await gateway.store.inboundMessages(limit: 1).first)
-        #expect(inbound.reason == "not_authenticated", "\(name): \(inbound.verdicts)")
+        #expect(inbound.outcome == .rejected(.notAuthenticated), "\(name): \(inbound.evidence)")
         #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
     }
 
@@ -158,7 +161,8 @@ import Testing
         #expect(try await gateway.process() == 1)
         #expect(try await gateway.store.request(id: request.id)?.decision == nil)
         let answer = try #require(try await gateway.store.outboxEntries(status: nil, limit: 100).first { $0.kind == .replyRefusal })
-        #expect(answer.context["refusal"]?.contains("expired") == true)
+        #expect(answer.context["refusal_code"] == "past_deadline")
+        #expect(try await gateway.renderedText(answer).contains("expired"))
     }
 
     @Test("AUTHZ-3: a second decision by reply after the first is refused and told who decided")
@@ -177,6 +181,7 @@ import Testing
         #expect(stored.decision?.comment == "not during the freeze")
         let refusal = try #require(try await gateway.store.outboxEntries(status: nil, limit: 100).first { $0.kind == .replyRefusal })
         #expect(refusal.recipient == "approver2@example.test")
-        #expect(refusal.context["refusal"] == "it was already denied by approver1@example.test.")
+        #expect(refusal.context["refusal_code"] == "not_pending")
+        #expect(try await gateway.renderedText(refusal).contains("it was already denied by approver1@example.test."))
     }
 }

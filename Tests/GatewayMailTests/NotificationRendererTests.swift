@@ -1,13 +1,15 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayMail
 import MailMessage
 import Testing
 
 @Suite struct NotificationRendererTests {
     func newRequestEntry(_ fixture: GatewayFixture, recipient: String) async throws -> (AccessRequest, OutboxEntry) {
-        let request = try await fixture.store.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "incident 42 — replica lag", durationSeconds: 14_400), now: Date())
+        let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "incident 42 — replica lag", durationSeconds: 14_400), now: Date())
         let entry = try #require(try await fixture.store.outboxEntries(status: nil, limit: 100).first { $0.recipient == recipient && $0.kind == .newRequest })
         return (request, entry)
     }
@@ -61,7 +63,7 @@ import Testing
     func outcomeEmail() async throws {
         let fixture = try await GatewayFixture()
         let (request, _) = try await newRequestEntry(fixture, recipient: "approver1@example.test")
-        _ = try await fixture.store.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .approve, channel: .cli, comment: "on call"), now: Date())
+        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .approve, channel: .cli, comment: "on call"), now: Date())
         let entries = try await fixture.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .decided }
         // Admin was notified of the request (role admin), so admin is told who decided, like approver2.
         #expect(entries.map(\.recipient).sorted() == ["admin@example.test", "approver2@example.test", "requester1@example.test", "requester3@example.test"])
@@ -81,7 +83,7 @@ import Testing
     func everyKindRenders(kind: NotificationKind) async throws {
         let fixture = try await GatewayFixture()
         let (request, _) = try await newRequestEntry(fixture, recipient: "approver2@example.test")
-        _ = try await fixture.store.decide(DecisionAttempt(requestID: request.id, reviewer: "approver2@example.test", action: .deny, channel: .cli), now: Date())
+        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver2@example.test", action: .deny, channel: .cli), now: Date())
         let entry = OutboxEntry(
             id: 999, kind: kind, requestID: kind == .signIn ? nil : request.id, recipient: "approver2@example.test", reason: "notified",
             status: .pending, attempts: 0, createdAt: Date(), nextAttemptAt: Date(), sentAt: nil, lastError: nil, messageID: nil, rawMessage: nil,

@@ -1,5 +1,7 @@
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayMail
 import Logging
 import MailTransport
@@ -17,7 +19,7 @@ import Testing
     func deliversToTheRightPeople() async throws {
         try MailLab.requireRunning()
         let fixture = try await GatewayFixture()
-        let request = try await fixture.store.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "deliver", durationSeconds: 3600), now: Date())
+        let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "deliver", durationSeconds: 3600), now: Date())
         let worker = fixture.worker(sender: try labSender())
         #expect(try await worker.drainOnce() == 4)
         #expect(try await worker.drainOnce() == 0)
@@ -42,7 +44,7 @@ import Testing
         try MailLab.requireRunning()
         let fixture = try await GatewayFixture()
         let clock = TestClock()
-        _ = try await fixture.store.createRequest(NewAccessRequest(requester: "requester2@example.test", resource: "staging-web", reason: "down"), now: clock.now)
+        _ = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester2@example.test", resource: "staging-web", reason: "down"), now: clock.now)
         // Nothing listens on this port: connection refused, a transient failure.
         let down = fixture.worker(sender: try labSender(url: "smtp://127.0.0.1:2599"), clock: clock)
         // staging-web: approver3 (web-approvers) and admin (admin role).
@@ -67,7 +69,7 @@ import Testing
     func permanentFailure() async throws {
         try MailLab.requireRunning()
         let fixture = try await GatewayFixture()
-        _ = try await fixture.store.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "ghost-app", reason: "ghost"), now: Date())
+        _ = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "ghost-app", reason: "ghost"), now: Date())
         let worker = fixture.worker(sender: try labSender())
         #expect(try await worker.drainOnce() == 3)
         let failed = try await fixture.store.outboxEntries(status: .failed, limit: 10)
@@ -82,7 +84,7 @@ import Testing
         try MailLab.requireRunning()
         let fixture = try await GatewayFixture()
         let clock = TestClock()
-        _ = try await fixture.store.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "staging-web", reason: "crash"), now: clock.now)
+        _ = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "staging-web", reason: "crash"), now: clock.now)
         // A worker claimed the emails and died before sending: that is what a kill -9 leaves behind.
         #expect(try await fixture.store.claimOutbox(now: clock.now, limit: 10, lease: 300).count == 2)
         let worker = fixture.worker(sender: try labSender(), clock: clock)

@@ -1,5 +1,7 @@
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayMail
 import Logging
 import Testing
@@ -9,10 +11,10 @@ import Testing
     @Test("A pending request expires at its deadline and the requester is told; one reminder goes out before")
     func expiryAndReminder() async throws {
         let start = Date(timeIntervalSince1970: 1_800_000_000)
-        let fixture = try await GatewayFixture(now: start)
         let clock = TestClock(start)
-        let sweeper = Sweeper(store: fixture.store, policy: .init(interval: .seconds(1), reminderLead: 3600), clock: clock, logger: Logger(label: "test"))
-        let request = try await fixture.store.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "x"), now: start)
+        let fixture = try await GatewayFixture(now: start, clock: clock)
+        let sweeper = Sweeper(service: fixture.gateway.service, policy: .init(interval: .seconds(1), reminderLead: 3600), logger: Logger(label: "test"))
+        let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "x"), now: start)
         try await sweeper.sweepOnce()
         #expect(try await fixture.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .reminder }.isEmpty)
         clock.advance(by: 23 * 3600)
@@ -34,8 +36,8 @@ import Testing
     func grantEnds() async throws {
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         let fixture = try await GatewayFixture(now: start)
-        let request = try await fixture.store.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "x", durationSeconds: 3600), now: start)
-        _ = try await fixture.store.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: start)
+        let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "x", durationSeconds: 3600), now: start)
+        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: start)
         #expect(try await fixture.store.accessStatus(user: "requester1@example.test", resource: "prod-db", at: start.addingTimeInterval(3599)).isAllowed)
         #expect(try await !fixture.store.accessStatus(user: "requester1@example.test", resource: "prod-db", at: start.addingTimeInterval(3600)).isAllowed)
     }

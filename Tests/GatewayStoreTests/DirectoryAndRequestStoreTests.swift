@@ -1,24 +1,27 @@
 import Foundation
 import GatewayCore
+import GatewayApp
 import GatewayStore
+import GatewayTestSupport
 import Testing
 
 @Suite struct DirectoryAndRequestStoreTests {
     @Test("Directory sync is idempotent and reports what changed", arguments: StoreBackend.allCases)
     func syncIsIdempotent(backend: StoreBackend) async throws {
-        let store = try backend.makeStore().store
-        let first = try await store.syncDirectory(Fixture.directory, now: Fixture.start)
+        let gateway = try TestGateway(store: backend.makeStore().store, clock: TestClock(Fixture.start))
+        let store = gateway.store
+        let first = try await gateway.syncDirectory(Fixture.directory, now: Fixture.start)
         #expect(first.usersAdded == 9)
         #expect(first.groupsAdded == 2)
         #expect(first.resourcesAdded == 2)
-        #expect(try await store.syncDirectory(Fixture.directory, now: Fixture.start).changedAnything == false)
+        #expect(try await gateway.syncDirectory(Fixture.directory, now: Fixture.start).changedAnything == false)
 
         var changed = Fixture.directory
         changed.users[1].name = "Ann B. Approver"
         changed.groups.removeLast()
         changed.resources[1].approverGroups = []
         changed.resources[0].allowedDurations = [1800]
-        let report = try await store.syncDirectory(changed, now: Fixture.start)
+        let report = try await gateway.syncDirectory(changed, now: Fixture.start)
         #expect(report.usersUpdated == 1)
         #expect(report.groupsRemoved == 1)
         #expect(report.resourcesUpdated == 2)
@@ -30,11 +33,12 @@ import Testing
 
     @Test("Requests are listed newest first and filtered by state, resource and requester", arguments: StoreBackend.allCases)
     func listing(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
-        let first = try await store.createRequest(Fixture.newRequest("requester1@example.test"), now: Fixture.start)
-        let second = try await store.createRequest(Fixture.newRequest("requester2@example.test"), now: Fixture.start.addingTimeInterval(1))
-        let third = try await store.createRequest(Fixture.newRequest("requester1@example.test", resource: "staging-web", duration: nil), now: Fixture.start.addingTimeInterval(2))
-        _ = try await store.decide(DecisionAttempt(requestID: second.id, reviewer: "admin@example.test", action: .deny, channel: .cli), now: Fixture.start.addingTimeInterval(3))
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
+        let first = try await gateway.createRequest(Fixture.newRequest("requester1@example.test"), now: Fixture.start)
+        let second = try await gateway.createRequest(Fixture.newRequest("requester2@example.test"), now: Fixture.start.addingTimeInterval(1))
+        let third = try await gateway.createRequest(Fixture.newRequest("requester1@example.test", resource: "staging-web", duration: nil), now: Fixture.start.addingTimeInterval(2))
+        _ = try await gateway.decide(DecisionAttempt(requestID: second.id, reviewer: "admin@example.test", action: .deny, channel: .cli), now: Fixture.start.addingTimeInterval(3))
         #expect(try await store.requests(RequestFilter()).map(\.id) == [third.id, second.id, first.id])
         #expect(try await store.requests(RequestFilter(states: [.pending])).map(\.id) == [third.id, first.id])
         #expect(try await store.requests(RequestFilter(states: [.denied])).map(\.id) == [second.id])
@@ -46,29 +50,31 @@ import Testing
 
     @Test("One pending request per requester and resource; a new one is allowed once it is resolved", arguments: StoreBackend.allCases)
     func duplicatePending(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
-        let first = try await store.createRequest(Fixture.newRequest(), now: Fixture.start)
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
+        let first = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         await #expect(throws: RequestError(.duplicatePending, "requester1@example.test already has pending request \(first.id) for prod-db")) {
-            try await store.createRequest(Fixture.newRequest(), now: Fixture.start)
+            try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         }
         // After its deadline the old request is expired on the spot and no longer blocks.
-        let next = try await store.createRequest(Fixture.newRequest(), now: first.expiresAt)
+        let next = try await gateway.createRequest(Fixture.newRequest(), now: first.expiresAt)
         #expect(try await store.request(id: first.id)?.state == .expired)
         #expect(next.state == .pending)
     }
 
     @Test("Only the requester cancels, and only while pending", arguments: StoreBackend.allCases)
     func cancel(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
-        let request = try await store.createRequest(Fixture.newRequest(), now: Fixture.start)
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
+        let request = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         await #expect(throws: RequestError.self) {
-            try await store.cancelRequest(id: request.id, requester: "admin@example.test", now: Fixture.start)
+            try await gateway.cancelRequest(id: request.id, requester: "admin@example.test", now: Fixture.start)
         }
-        let cancelled = try await store.cancelRequest(id: request.id, requester: "requester1@example.test", now: Fixture.start)
+        let cancelled = try await gateway.cancelRequest(id: request.id, requester: "requester1@example.test", now: Fixture.start)
         #expect(cancelled.state == .cancelled)
         #expect(cancelled.resolvedAt == Fixture.start)
         do {
-            _ = try await store.cancelRequest(id: request.id, requester: "requester1@example.test", now: Fixture.start)
+            _ = try await gateway.cancelRequest(id: request.id, requester: "requester1@example.test", now: Fixture.start)
             Issue.record("cancelled twice")
         } catch let error as RequestError {
             #expect(error.code == .notPending)
@@ -77,27 +83,29 @@ import Testing
 
     @Test("The expiry sweep expires exactly the overdue pending requests", arguments: StoreBackend.allCases)
     func expirySweep(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
-        let early = try await store.createRequest(Fixture.newRequest("requester1@example.test"), now: Fixture.start)
-        let late = try await store.createRequest(Fixture.newRequest("requester2@example.test"), now: Fixture.start.addingTimeInterval(3600))
-        #expect(try await store.expireRequests(now: early.expiresAt.addingTimeInterval(-1)).isEmpty)
-        let expired = try await store.expireRequests(now: early.expiresAt)
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
+        let early = try await gateway.createRequest(Fixture.newRequest("requester1@example.test"), now: Fixture.start)
+        let late = try await gateway.createRequest(Fixture.newRequest("requester2@example.test"), now: Fixture.start.addingTimeInterval(3600))
+        #expect(try await gateway.expireRequests(now: early.expiresAt.addingTimeInterval(-1)).isEmpty)
+        let expired = try await gateway.expireRequests(now: early.expiresAt)
         #expect(expired.map(\.id) == [early.id])
         #expect(expired.first?.state == .expired)
         #expect(try await store.request(id: late.id)?.state == .pending)
-        #expect(try await store.expireRequests(now: early.expiresAt).isEmpty)
+        #expect(try await gateway.expireRequests(now: early.expiresAt).isEmpty)
     }
 
     @Test("Requests for unknown users or resources, and disallowed durations, are refused", arguments: StoreBackend.allCases)
     func invalidRequests(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
         for (new, code) in [
             (Fixture.newRequest("nobody@example.test"), RequestError.Code.unknownRequester),
             (Fixture.newRequest(resource: "prod-dbx"), .unknownResource),
             (Fixture.newRequest(duration: 2 * 3600), .durationNotAllowed),
         ] {
             do {
-                _ = try await store.createRequest(new, now: Fixture.start)
+                _ = try await gateway.createRequest(new, now: Fixture.start)
                 Issue.record("accepted \(new)")
             } catch let error as RequestError {
                 #expect(error.code == code)

@@ -1,20 +1,23 @@
 import Foundation
 import GatewayCore
+import GatewayApp
 import GatewayStore
+import GatewayTestSupport
 import Testing
 
 /// The transactional outbox, reminders and auto-lock, with an injected clock (dates passed in).
 @Suite struct NotificationStoreTests {
     let start = Fixture.start
 
-    func recipients(_ store: any AccessStore, kind: NotificationKind) async throws -> [String] {
+    func recipients(_ store: SQLiteStore, kind: NotificationKind) async throws -> [String] {
         try await store.outboxEntries(status: nil, limit: 1000).filter { $0.kind == kind }.map(\.recipient).sorted()
     }
 
     @Test("SMTP-1: a new request and its emails are written together, one per person", arguments: StoreBackend.allCases)
     func newRequestEnqueues(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
-        let request = try await store.createRequest(Fixture.newRequest(), now: start)
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
+        let request = try await gateway.createRequest(Fixture.newRequest(), now: start)
         let entries = try await store.outboxEntries(status: .pending, limit: 100)
         #expect(entries.allSatisfy { $0.requestID == request.id && $0.kind == .newRequest && $0.attempts == 0 })
         #expect(entries.map(\.recipient).sorted() == ["admin@example.test", "approver1@example.test", "approver2@example.test", "approver4@example.test"])
@@ -22,27 +25,29 @@ import Testing
 
     @Test("Preferences: an admin can turn new requests off; a member cannot set any", arguments: StoreBackend.allCases)
     func preferences(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
         #expect(try await store.notificationPreferences(for: "admin@example.test") == .default)
-        try await store.setNotificationPreferences(NotificationPreferences(newRequests: false, outcomes: true), for: "admin@example.test", actor: "admin@example.test", now: start)
+        try await gateway.setNotificationPreferences(NotificationPreferences(newRequests: false, outcomes: true), for: "admin@example.test", now: start)
         await #expect(throws: RequestError.self) {
-            try await store.setNotificationPreferences(NotificationPreferences(newRequests: false, outcomes: false), for: "approver1@example.test", actor: "admin@example.test", now: start)
+            try await gateway.setNotificationPreferences(NotificationPreferences(newRequests: false, outcomes: false), for: "approver1@example.test", now: start)
         }
-        let request = try await store.createRequest(Fixture.newRequest(), now: start)
+        let request = try await gateway.createRequest(Fixture.newRequest(), now: start)
         #expect(try await recipients(store, kind: .newRequest) == ["approver1@example.test", "approver2@example.test", "approver4@example.test"])
-        _ = try await store.decide(DecisionAttempt(requestID: request.id, reviewer: "approver2@example.test", action: .deny, channel: .cli), now: start)
+        _ = try await gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver2@example.test", action: .deny, channel: .cli), now: start)
         // The outcome goes to the requester, to the other notified people and to admin, who wants outcomes.
         #expect(try await recipients(store, kind: .decided) == ["admin@example.test", "approver1@example.test", "approver4@example.test", "requester1@example.test"])
-        #expect(try await store.auditLog(requestID: nil).contains { $0.action == "notification_preferences" && $0.detail["user"] == "admin@example.test" })
+        #expect(try await store.auditLog(requestID: nil).contains { $0.action == .notificationPreferences && $0.detail["user"] == "admin@example.test" })
     }
 
     @Test("Expiry and cancellation tell the right people", arguments: StoreBackend.allCases)
     func expiryAndCancellation(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
-        let expiring = try await store.createRequest(Fixture.newRequest("requester1@example.test"), now: start)
-        let cancelled = try await store.createRequest(Fixture.newRequest("requester2@example.test"), now: start)
-        _ = try await store.cancelRequest(id: cancelled.id, requester: "requester2@example.test", now: start)
-        _ = try await store.expireRequests(now: expiring.expiresAt)
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
+        let expiring = try await gateway.createRequest(Fixture.newRequest("requester1@example.test"), now: start)
+        let cancelled = try await gateway.createRequest(Fixture.newRequest("requester2@example.test"), now: start)
+        _ = try await gateway.cancelRequest(id: cancelled.id, requester: "requester2@example.test", now: start)
+        _ = try await gateway.expireRequests(now: expiring.expiresAt)
         let all = try await store.outboxEntries(status: nil, limit: 100)
         #expect(all.filter { $0.kind == .expired }.map(\.recipient).sorted() == ["admin@example.test", "approver1@example.test", "approver2@example.test", "approver4@example.test", "requester1@example.test"])
         #expect(all.filter { $0.kind == .cancelled }.map(\.recipient).sorted() == ["admin@example.test", "approver1@example.test", "approver2@example.test", "approver4@example.test"])
@@ -50,8 +55,9 @@ import Testing
 
     @Test("SMTP-2: claim, retry with a later time, reclaim after a crash, fail, send", arguments: StoreBackend.allCases)
     func outboxLifecycle(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
-        _ = try await store.createRequest(Fixture.newRequest(), now: start)
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
+        _ = try await gateway.createRequest(Fixture.newRequest(), now: start)
         let claimed = try await store.claimOutbox(now: start, limit: 2, lease: 60)
         #expect(claimed.count == 2)
         #expect(try await store.claimOutbox(now: start, limit: 10, lease: 60).count == 2)
@@ -81,41 +87,43 @@ import Testing
 
     @Test("One reminder per request, before the deadline, to those who may still decide", arguments: StoreBackend.allCases)
     func reminders(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
-        let request = try await store.createRequest(Fixture.newRequest(), now: start)
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
+        let request = try await gateway.createRequest(Fixture.newRequest(), now: start)
         let lead: TimeInterval = 4 * 3600
-        #expect(try await store.sendReminders(now: request.expiresAt.addingTimeInterval(-lead - 1), lead: lead).isEmpty)
+        #expect(try await gateway.sendReminders(now: request.expiresAt.addingTimeInterval(-lead - 1), lead: lead).isEmpty)
         var directory = Fixture.directory
         directory.groups[0].members.remove("approver2@example.test")
-        _ = try await store.syncDirectory(directory, now: start)
-        #expect(try await store.sendReminders(now: request.expiresAt.addingTimeInterval(-lead), lead: lead) == [request.id])
-        #expect(try await store.sendReminders(now: request.expiresAt.addingTimeInterval(-60), lead: lead).isEmpty)
+        _ = try await gateway.syncDirectory(directory, now: start)
+        #expect(try await gateway.sendReminders(now: request.expiresAt.addingTimeInterval(-lead), lead: lead) == [request.id])
+        #expect(try await gateway.sendReminders(now: request.expiresAt.addingTimeInterval(-60), lead: lead).isEmpty)
         #expect(try await recipients(store, kind: .reminder) == ["admin@example.test", "approver1@example.test", "approver4@example.test"])
     }
 
     @Test("Auto-lock: unused for the period locks; use or an unlock restarts the period", arguments: StoreBackend.allCases)
     func autoLock(backend: StoreBackend) async throws {
-        let store = try await Fixture.store(backend).store
+        let gateway = try await Fixture.gateway(backend).gateway
+        let store = gateway.store
         let day: TimeInterval = 86_400
         // prod-db locks after 30 days. requester1 used it; requester2 had a grant; nobody else is touched.
-        try await store.recordUsage(user: "requester1@example.test", resource: "prod-db", now: start)
-        let request = try await store.createRequest(Fixture.newRequest("requester2@example.test"), now: start)
-        _ = try await store.decide(DecisionAttempt(requestID: request.id, reviewer: "admin@example.test", action: .approve, channel: .cli), now: start.addingTimeInterval(10 * day))
-        #expect(try await store.autoLock(now: start.addingTimeInterval(29 * day)).isEmpty)
-        let first = try await store.autoLock(now: start.addingTimeInterval(30 * day))
+        try await gateway.recordUsage(user: "requester1@example.test", resource: "prod-db", now: start)
+        let request = try await gateway.createRequest(Fixture.newRequest("requester2@example.test"), now: start)
+        _ = try await gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "admin@example.test", action: .approve, channel: .cli), now: start.addingTimeInterval(10 * day))
+        #expect(try await gateway.autoLock(now: start.addingTimeInterval(29 * day)).isEmpty)
+        let first = try await gateway.autoLock(now: start.addingTimeInterval(30 * day))
         #expect(first.map(\.user) == ["requester1@example.test"])
-        try await store.recordUsage(user: "requester2@example.test", resource: "prod-db", now: start.addingTimeInterval(35 * day))
-        #expect(try await store.autoLock(now: start.addingTimeInterval(64 * day)).isEmpty)
-        #expect(try await store.autoLock(now: start.addingTimeInterval(65 * day)).map(\.user) == ["requester2@example.test"])
-        #expect(try await store.autoLock(now: start.addingTimeInterval(100 * day)).isEmpty)
+        try await gateway.recordUsage(user: "requester2@example.test", resource: "prod-db", now: start.addingTimeInterval(35 * day))
+        #expect(try await gateway.autoLock(now: start.addingTimeInterval(64 * day)).isEmpty)
+        #expect(try await gateway.autoLock(now: start.addingTimeInterval(65 * day)).map(\.user) == ["requester2@example.test"])
+        #expect(try await gateway.autoLock(now: start.addingTimeInterval(100 * day)).isEmpty)
 
         // The locked user's next request is an unlock request; approving it lifts the lock.
-        let unlock = try await store.createRequest(Fixture.newRequest("requester1@example.test", duration: nil), now: start.addingTimeInterval(100 * day))
+        let unlock = try await gateway.createRequest(Fixture.newRequest("requester1@example.test", duration: nil), now: start.addingTimeInterval(100 * day))
         #expect(unlock.kind == .unlock)
-        _ = try await store.decide(DecisionAttempt(requestID: unlock.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: start.addingTimeInterval(100 * day))
+        _ = try await gateway.decide(DecisionAttempt(requestID: unlock.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: start.addingTimeInterval(100 * day))
         #expect(try await store.accessStatus(user: "requester1@example.test", resource: "prod-db", at: start.addingTimeInterval(100 * day)).lock == nil)
         // The period restarts from the unlock.
-        #expect(try await store.autoLock(now: start.addingTimeInterval(129 * day)).isEmpty)
-        #expect(try await store.autoLock(now: start.addingTimeInterval(130 * day)).map(\.user) == ["requester1@example.test"])
+        #expect(try await gateway.autoLock(now: start.addingTimeInterval(129 * day)).isEmpty)
+        #expect(try await gateway.autoLock(now: start.addingTimeInterval(130 * day)).map(\.user) == ["requester1@example.test"])
     }
 }

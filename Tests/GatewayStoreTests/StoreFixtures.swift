@@ -1,6 +1,8 @@
 import Foundation
+import GatewayApp
 import GatewayCore
 import GatewayStore
+import GatewayTestSupport
 
 /// The backends the conformance suite runs against. Another backend adds a case here.
 enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertible {
@@ -9,20 +11,19 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertible {
     var description: String { rawValue }
 
     /// A fresh, empty store of this backend, with its location for reopening.
-    func makeStore() throws -> (store: any AccessStore, location: String) {
+    func makeStore() throws -> (store: SQLiteStore, location: String) {
         switch self {
         case .sqlite:
-            let path = FileManager.default.temporaryDirectory
-                .appendingPathComponent("gateway-store-tests-\(UUID().uuidString)")
-                .appendingPathComponent("gateway.sqlite").path
+            let path = TestGateway.temporaryDatabasePath("gateway-store-tests")
             return (try SQLiteStore(path: path), path)
         }
     }
 
-    /// A second, independent connection to the same data, as another process would have.
-    func reopen(_ location: String) throws -> any AccessStore {
+    /// A second, independent connection to the same data, as another process would have, with the
+    /// same clock as `gateway`.
+    func reopen(_ location: String, like gateway: TestGateway) throws -> TestGateway {
         switch self {
-        case .sqlite: try SQLiteStore(path: location)
+        case .sqlite: try TestGateway(store: SQLiteStore(path: location), clock: gateway.clock, keyRing: gateway.keyRing)
         }
     }
 }
@@ -55,11 +56,12 @@ enum Fixture {
         )
     }
 
-    /// A store of `backend` holding the fixture directory.
-    static func store(_ backend: StoreBackend) async throws -> (store: any AccessStore, location: String) {
+    /// A gateway over a store of `backend` holding the fixture directory.
+    static func gateway(_ backend: StoreBackend) async throws -> (gateway: TestGateway, location: String) {
         let made = try backend.makeStore()
-        _ = try await made.store.syncDirectory(directory, now: start)
-        return made
+        let gateway = try TestGateway(store: made.store, clock: TestClock(start))
+        _ = try await gateway.syncDirectory(directory, now: start)
+        return (gateway, made.location)
     }
 
     static func newRequest(_ requester: String = "requester1@example.test", resource: String = "prod-db", duration: Int? = 4 * 3600) -> NewAccessRequest {
@@ -67,14 +69,3 @@ enum Fixture {
     }
 }
 
-extension DecisionOutcome {
-    var refusalCode: DecisionRefusal.Code? {
-        if case .refused(let refusal, _) = self { return refusal.code }
-        return nil
-    }
-
-    var decidedRequest: AccessRequest? {
-        if case .decided(let request, _, _) = self { return request }
-        return nil
-    }
-}

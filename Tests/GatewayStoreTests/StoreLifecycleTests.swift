@@ -1,6 +1,8 @@
 import Foundation
 import GatewayCore
+import GatewayApp
 @testable import GatewayStore
+import GatewayTestSupport
 import GRDB
 import Testing
 
@@ -22,14 +24,27 @@ import Testing
     func reopensExistingDatabase() async throws {
         let path = temporaryPath()
         do {
-            let store = try SQLiteStore(path: path)
-            _ = try await store.syncDirectory(Fixture.directory, now: Fixture.start)
-            _ = try await store.createRequest(Fixture.newRequest(), now: Fixture.start)
+            let gateway = try TestGateway(store: SQLiteStore(path: path), clock: TestClock(Fixture.start))
+            _ = try await gateway.syncDirectory(Fixture.directory, now: Fixture.start)
+            _ = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         }
         let reopened = try SQLiteStore(path: path)
         #expect(try reopened.appliedMigrations() == SQLiteStore.migrator.migrations)
         #expect(try await reopened.requests(RequestFilter()).count == 1)
-        #expect(try await reopened.syncDirectory(Fixture.directory, now: Fixture.start).changedAnything == false)
+        #expect(try await TestGateway(store: reopened).syncDirectory(Fixture.directory, now: Fixture.start).changedAnything == false)
+    }
+
+    @Test("Several processes opening a new database at once migrate it exactly once")
+    func concurrentFirstOpen() async throws {
+        let path = temporaryPath()
+        // Separate pools stand in for separate processes: each has its own connections and lock.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask { _ = try SQLiteStore(path: path) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try SQLiteStore(path: path).appliedMigrations() == SQLiteStore.migrator.migrations)
     }
 
     @Test("A database migrated by a newer version is refused with a clear error")
@@ -61,9 +76,10 @@ import Testing
 
     @Test("AUDIT-1: the audit log refuses updates and deletes")
     func auditLogIsAppendOnly() async throws {
-        let store = try SQLiteStore(path: temporaryPath())
-        _ = try await store.syncDirectory(Fixture.directory, now: Fixture.start)
-        _ = try await store.createRequest(Fixture.newRequest(), now: Fixture.start)
+        let gateway = try TestGateway(store: SQLiteStore(path: temporaryPath()), clock: TestClock(Fixture.start))
+        let store = gateway.store
+        _ = try await gateway.syncDirectory(Fixture.directory, now: Fixture.start)
+        _ = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         #expect(try await store.auditLog(requestID: nil).count == 2)
         #expect(throws: DatabaseError.self) {
             try store.pool.write { db in try db.execute(sql: "UPDATE audit_log SET outcome = 'accepted'") }

@@ -1,5 +1,7 @@
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayWeb
 import HTTPTypes
 import Hummingbird
@@ -38,10 +40,12 @@ import Testing
     @Test func apiFollowsTheRulesAndItsOpenAPIDocument() async throws {
         let fixture = try await WebFixture()
         let document = try OpenAPIDocument(path: WebFixture.projectRoot.appendingPathComponent("templates/web/openapi.yaml").path)
-        let generated = APIKeys.generate()
-        _ = try await fixture.store.createAPIKey(name: "proxy", actor: nil, keyDigest: generated.digest, now: fixture.clock.now)
-        let actorKey = APIKeys.generate()
-        _ = try await fixture.store.createAPIKey(name: "rita", actor: "requester1@example.test", keyDigest: actorKey.digest, now: fixture.clock.now)
+        // An integration key with every scope (a chat bot and access proxy in one), and personal keys.
+        let generated = try await fixture.service.createAPIKey(name: "proxy", owner: .integration(Set(APIScope.allCases)), expiresAt: nil).secret
+        let rita = try await fixture.service.createAPIKey(name: "rita", owner: .user("requester1@example.test"), expiresAt: nil).secret
+        let ann = try await fixture.service.createAPIKey(name: "ann", owner: .user("approver1@example.test"), expiresAt: nil).secret
+        let abe = try await fixture.service.createAPIKey(name: "abe", owner: .user("approver2@example.test"), expiresAt: nil).secret
+        let amy = try await fixture.service.createAPIKey(name: "amy", owner: .user("approver3@example.test"), expiresAt: nil).secret
         try await fixture.application().test(.router) { client in
             let served = try await client.execute(uri: "/api/v1/openapi.yaml", method: .get)
             #expect(String(buffer: served.body) == (try String(contentsOfFile: WebFixture.projectRoot.appendingPathComponent("templates/web/openapi.yaml").path, encoding: .utf8)))
@@ -49,7 +53,7 @@ import Testing
 
             #expect(try await api.call(.get, "/requests").status == 401)
             #expect(try await api.call(.get, "/requests", key: "agk_" + String(repeating: "x", count: 43)).status == 401)
-            api.key = generated.key
+            api.key = generated
 
             // Validation errors name the field.
             var result = try await api.call(.post, "/requests", ["requester": "requester1@example.test", "resource": "prod-db"])
@@ -69,8 +73,8 @@ import Testing
             #expect(created.status == 201 && created.json["status"] as? String == "pending" && created.json["duration_seconds"] as? Int == 14_400)
             let id = try #require(created.json["id"] as? Int)
             #expect(try await api.call(.post, "/requests", ["requester": "requester1@example.test", "resource": "prod-db", "reason": "again"]).status == 409)
-            // The key's actor is the requester when none is named.
-            let own = try await api.call(.post, "/requests", ["resource": "staging-web", "reason": "deploy", "duration": 3600], key: actorKey.key)
+            // A personal key opens its user's own requests.
+            let own = try await api.call(.post, "/requests", ["resource": "staging-web", "reason": "deploy", "duration": 3600], key: rita)
             #expect(own.status == 201 && own.json["requester"] as? String == "requester1@example.test")
             let ownID = try #require(own.json["id"] as? Int)
 
@@ -82,19 +86,21 @@ import Testing
             #expect(try await api.call(.get, "/requests/99999").status == 404)
             #expect(try await api.call(.get, "/requests/abc").status == 400)
 
-            // Decisions: same rules as every channel.
-            #expect(try await api.call(.post, "/requests/\(id)/decision", ["reviewer": "approver1@example.test"]).json["field"] as? String == "action")
-            result = try await api.call(.post, "/requests/\(id)/decision", ["reviewer": "requester1@example.test", "action": "approve"])
+            // Decisions: personal keys only, with the same rules as every channel.
+            #expect(try await api.call(.post, "/requests/\(id)/decision", ["reviewer": "approver1@example.test"], key: ann).json["field"] as? String == "action")
+            result = try await api.call(.post, "/requests/\(id)/decision", ["action": "approve"], key: rita)
             #expect(result.status == 403 && result.json["reason"] as? String == "self_decision")
-            result = try await api.call(.post, "/requests/\(id)/decision", ["reviewer": "approver3@example.test", "action": "approve"])
+            result = try await api.call(.post, "/requests/\(id)/decision", ["action": "approve"], key: amy)
             #expect(result.status == 403 && result.json["reason"] as? String == "not_allowed")
-            result = try await api.call(.post, "/requests/\(id)/decision", ["reviewer": "approver1@example.test", "action": "approve", "comment": "ok"])
+            result = try await api.call(.post, "/requests/\(id)/decision", ["reviewer": "approver1@example.test", "action": "approve"])
+            #expect(result.status == 403 && result.json["error"] as? String == "forbidden")
+            result = try await api.call(.post, "/requests/\(id)/decision", ["reviewer": "approver1@example.test", "action": "approve", "comment": "ok"], key: ann)
             #expect(result.status == 200 && (result.json["request"] as? [String: Any])?["channel"] as? String == "api")
             #expect((result.json["grant"] as? [String: Any])?["request_id"] as? Int == id)
             #expect(result.json["right"] as? String == "group:db-approvers")
-            result = try await api.call(.post, "/requests/\(id)/decision", ["reviewer": "approver2@example.test", "action": "deny"])
+            result = try await api.call(.post, "/requests/\(id)/decision", ["action": "deny"], key: abe)
             #expect(result.status == 409 && result.json["reason"] as? String == "not_pending")
-            #expect(try await api.call(.post, "/requests/99999/decision", ["reviewer": "approver1@example.test", "action": "deny"]).status == 404)
+            #expect(try await api.call(.post, "/requests/99999/decision", ["action": "deny"], key: ann).status == 404)
 
             // Access check and usage.
             result = try await api.call(.get, "/access?user=requester1@example.test&resource=prod-db")
@@ -107,13 +113,13 @@ import Testing
             // Cancel: only the requester.
             result = try await api.call(.post, "/requests/\(ownID)/cancel", ["requester": "requester2@example.test"])
             #expect(result.status == 403)
-            #expect(try await api.call(.post, "/requests/\(ownID)/cancel", [String: Any](), key: actorKey.key).json["status"] as? String == "cancelled")
-            #expect(try await api.call(.post, "/requests/\(ownID)/cancel", [String: Any](), key: actorKey.key).status == 409)
+            #expect(try await api.call(.post, "/requests/\(ownID)/cancel", [String: Any](), key: rita).json["status"] as? String == "cancelled")
+            #expect(try await api.call(.post, "/requests/\(ownID)/cancel", [String: Any](), key: rita).status == 409)
 
             // The directory.
             #expect((try await api.call(.get, "/users").json["users"] as? [Any])?.count == WebFixture.directory.users.count)
             #expect((try await api.call(.get, "/groups").json["groups"] as? [Any])?.count == 2)
-            #expect((try await api.call(.get, "/resources").json["resources"] as? [Any])?.count == 4)
+            #expect((try await api.call(.get, "/resources").json["resources"] as? [Any])?.count == WebFixture.directory.resources.count)
             #expect(try await api.call(.put, "/resources/prod-db/approver-groups", ["groups": ["nope"]]).json["field"] as? String == "groups")
             #expect(try await api.call(.put, "/resources/prod-db/approver-groups", ["groups": "db-approvers"]).json["field"] as? String == "groups")
             #expect(try await api.call(.put, "/resources/nope/approver-groups", ["groups": ["db-approvers"]]).status == 404)
@@ -126,6 +132,6 @@ import Testing
         #expect(document.problems == [])
         #expect(document.exercised == document.operations, "not exercised: \(document.operations.subtracting(document.exercised).sorted())")
         let audit = try await fixture.store.auditLog(requestID: nil)
-        #expect(audit.contains { $0.action == "approver_groups" && $0.channel == .api && $0.actor == "api-key:proxy" })
+        #expect(audit.contains { $0.action == .approverGroups && $0.channel == .api && $0.actor == "api-key:proxy" })
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayWeb
 import Hummingbird
 import HummingbirdTesting
@@ -38,7 +40,7 @@ import Testing
             let loaded = try await approver1.get("/requests/\(db.id)")
             let path = "/requests/\(db.id)/decision"
             let csrf = try #require(loaded.field("csrf", inFormPosting: path))
-            _ = try await fixture.store.setGroupMembers(["approver2@example.test"], group: "db-approvers", create: false, actor: "admin@example.test", channel: .cli, now: fixture.clock.now)
+            _ = try await fixture.gateway.setGroupMembers(["approver2@example.test"], group: "db-approvers", now: fixture.clock.now)
             let refused = try await approver1.post(path, [("csrf", csrf), ("action", "approve")])
             #expect(refused.status == .notFound || refused.status == .conflict)
 
@@ -59,7 +61,7 @@ import Testing
     @Test func listsRecentRequestsNewestFirstWithFiltersAndPages() async throws {
         let fixture = try await WebFixture { $0.pageSize = 2 }
         let old = try await fixture.request("requester1@example.test", resource: "staging-web")
-        _ = try await fixture.store.cancelRequest(id: old.id, requester: "requester1@example.test", now: fixture.clock.now)
+        _ = try await fixture.gateway.cancelRequest(id: old.id, requester: "requester1@example.test", now: fixture.clock.now)
         fixture.clock.advance(by: 91 * 86_400)
         var opened: [AccessRequest] = []
         for requester in ["requester1@example.test", "requester2@example.test"] {
@@ -69,7 +71,7 @@ import Testing
             }
         }
         let created = opened
-        _ = try await fixture.store.decide(DecisionAttempt(requestID: created[0].id, reviewer: "admin@example.test", action: .deny, channel: .cli), now: fixture.clock.now)
+        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: created[0].id, reviewer: "admin@example.test", action: .deny, channel: .cli), now: fixture.clock.now)
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
             try await browser.signIn(fixture, as: "reviewer@example.test")
@@ -138,7 +140,7 @@ import Testing
             let page = try await browser.get("/my-requests")
             #expect(page.body.contains("bell-dot"))
             #expect(page.body.contains("1 open requests you can decide"))
-            _ = try await fixture.store.decide(DecisionAttempt(requestID: request.id, reviewer: "approver2@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
+            _ = try await fixture.gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver2@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
             #expect(!(try await browser.get("/requests").body.contains("bell-dot")))
             // A request that expires takes the dot with it.
             _ = try await fixture.request("requester2@example.test")

@@ -1,5 +1,7 @@
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayStore
 import GatewayWeb
 import Hummingbird
@@ -12,7 +14,7 @@ import Testing
     @Test func userPageListsRequestsAndGrants() async throws {
         let fixture = try await WebFixture()
         let approved = try await fixture.request("requester1@example.test")
-        _ = try await fixture.store.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
+        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
         let pending = try await fixture.request("requester1@example.test", resource: "staging-web")
         let someoneElse = try await fixture.request("requester2@example.test", resource: "staging-web")
         try await fixture.application().test(.router) { client in
@@ -35,7 +37,7 @@ import Testing
         let one = try await fixture.request("requester1@example.test")
         let two = try await fixture.request("requester2@example.test")
         let decided = try await fixture.request("approver3@example.test")
-        _ = try await fixture.store.decide(DecisionAttempt(requestID: decided.id, reviewer: "admin@example.test", action: .deny, channel: .cli), now: fixture.clock.now)
+        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: decided.id, reviewer: "admin@example.test", action: .deny, channel: .cli), now: fixture.clock.now)
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
             try await browser.signIn(fixture, as: "admin@example.test")
@@ -62,13 +64,14 @@ import Testing
             #expect(readOnly.status == .ok && !readOnly.body.contains("<dialog"))
         }
         #expect(try await fixture.store.resource(named: "prod-db")?.approverGroups == ["db-approvers", "web-approvers"])
-        let audit = try #require(try await fixture.store.auditLog(requestID: nil).last { $0.action == "approver_groups" })
+        let audit = try #require(try await fixture.store.auditLog(requestID: nil).last { $0.action == .approverGroups })
         #expect(audit.actor == "admin@example.test" && audit.channel == .web)
         #expect(audit.detail["before"] == "db-approvers" && audit.detail["after"] == "db-approvers,web-approvers")
         let reopened = try SQLiteStore(path: fixture.store.path)
         #expect(try await reopened.resource(named: "prod-db")?.approverGroups == ["db-approvers", "web-approvers"])
         // approver3 (web-approvers) now reviews prod-db requests.
-        #expect(try await reopened.openRequestCount(decidableBy: "approver3@example.test", now: fixture.clock.now) == 2)
+        let now = fixture.clock.now
+        #expect(try await reopened.read { try $0.openRequestCount(decidableBy: "approver3@example.test", now: now) } == 2)
     }
 
     /// Notification settings: admin-role users' switches are edited (audited); approvers are listed
@@ -94,7 +97,7 @@ import Testing
         #expect(try await fixture.store.notificationPreferences(for: "admin@example.test") == NotificationPreferences(newRequests: true, outcomes: true))
         #expect(try await fixture.store.notificationPreferences(for: "reviewer@example.test") == NotificationPreferences(newRequests: false, outcomes: false))
         #expect(try await fixture.store.notificationPreferences(for: "approver1@example.test") == .default)
-        let audited = try await fixture.store.auditLog(requestID: nil).filter { $0.action == "notification_preferences" && $0.actor == "admin@example.test" }
+        let audited = try await fixture.store.auditLog(requestID: nil).filter { $0.action == .notificationPreferences && $0.actor == "admin@example.test" }
         #expect(Set(audited.compactMap { $0.detail["user"] }) == ["admin@example.test", "reviewer@example.test"])
     }
 

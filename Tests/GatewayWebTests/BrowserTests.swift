@@ -1,5 +1,7 @@
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayWeb
 import Hummingbird
 import HummingbirdTesting
@@ -72,7 +74,8 @@ final class HeadlessChromium: @unchecked Sendable {
     }
 }
 
-/// TEST-4, LINK-3 in a real browser: scripts run, nothing auto-submits; only a real click decides.
+/// TEST-4, LINK-2, LINK-3 in a real browser: scripts run, nothing auto-submits; a forwarded link
+/// decides nothing; the signed-in reviewer decides with a real click.
 @Suite(.serialized) struct BrowserTests {
     /// Screenshots go to `var/screenshots` (ignored by git).
     static let screenshots = WebFixture.projectRoot.appendingPathComponent("var/screenshots")
@@ -88,20 +91,50 @@ final class HeadlessChromium: @unchecked Sendable {
             let base = "http://127.0.0.1:\(try #require(client.port))"
             let before = try await fixture.snapshot()
 
-            // A scanner with JavaScript on: open every link, let each page run for 5 seconds.
+            // A scanner with JavaScript on: open every link, let each page run for 5 seconds. The
+            // page shows the request and offers only "Sign in to confirm" (LINK-2).
             for kind in [WebFixture.LinkKind.review, .deny, .approve] {
                 let opened = try await browser.run([
-                    ["navigate": base + fixture.link(kind, request: request, to: "approver1@example.test")], ["wait": 5], ["exists": "#approve"],
+                    ["navigate": base + fixture.link(kind, request: request, to: "approver1@example.test")], ["wait": 5],
+                    ["exists": "#sign-in-to-confirm"], ["exists": "#approve"],
                 ])
                 #expect((opened[0]["url"] as? String)?.contains("/link/") == true)
                 #expect(opened[2]["exists"] as? Bool == true)
+                #expect(opened[3]["exists"] as? Bool == false)
             }
             #expect(try await fixture.snapshot() == before)
+
+            // TEST-4, LINK-2: a browser holding only the forwarded link (and the page's own cookie)
+            // builds the decision form itself and clicks Approve: nothing changes.
+            let forged = try await browser.run([
+                ["navigate": base + fixture.link(.approve, request: request, to: "approver1@example.test")],
+                ["script": """
+                    (() => { const f = document.querySelector('form.signin'); if (!f) return false;
+                      const g = f.cloneNode(true); g.className = 'forged'; g.querySelector('[name=intent]').value = 'decide';
+                      const a = document.createElement('input'); a.type = 'hidden'; a.name = 'action'; a.value = 'approve'; g.appendChild(a);
+                      const b = document.createElement('button'); b.type = 'submit'; b.id = 'approve'; b.textContent = 'Approve'; g.appendChild(b);
+                      document.body.appendChild(g); return true; })()
+                    """],
+                ["click": "#approve"], ["text": true],
+            ])
+            #expect(forged[1]["value"] as? Bool == true)
+            #expect((forged[3]["text"] as? String)?.contains("Nothing was changed") == true)
             #expect(try await fixture.store.request(id: request.id)?.state == .pending)
 
-            // A person clicks Approve.
-            let clicked = try await browser.run([["click": "#approve"], ["text": true]])
-            let clickedText = clicked[1]["text"] as? String ?? ""
+            // The reviewer signs in to confirm: the emailed sign-in link brings them back to the same
+            // page with Approve preselected, and one click decides.
+            let asked = try await browser.run([
+                ["navigate": base + fixture.link(.approve, request: request, to: "approver1@example.test")], ["click": "#sign-in-to-confirm"], ["text": true],
+            ])
+            #expect((asked[2]["text"] as? String)?.contains("Check your email") == true)
+            let signIn = try #require(try await fixture.store.outboxEntries(status: nil, limit: 100).last { $0.kind == .signIn && $0.recipient == "approver1@example.test" })
+            let loginPath = String(try #require(signIn.context["login_url"]).dropFirst(WebFixture.publicURL.count))
+            let confirmed = try await browser.run([
+                ["navigate": base + loginPath], ["click": "#sign-in"], ["exists": "#approve.primary"], ["click": "#approve"], ["text": true],
+            ])
+            #expect((confirmed[1]["url"] as? String)?.contains("/link/") == true && (confirmed[1]["url"] as? String)?.contains("action=approve") == true)
+            #expect(confirmed[2]["exists"] as? Bool == true)
+            let clickedText = confirmed[4]["text"] as? String ?? ""
             #expect(clickedText.contains("You approved request #\(request.id)"), "after the click: \(clickedText)")
             let decided = try #require(try await fixture.store.request(id: request.id))
             #expect(decided.state == .approved && decided.decision?.channel == .link && decided.decision?.reviewer == "approver1@example.test")

@@ -1,12 +1,15 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayWeb
 import Hummingbird
 import HummingbirdTesting
 import Testing
 
-/// The pages emailed links open: scanner-safe GET, decisions only by POST with CSRF.
+/// The pages emailed links open: scanner-safe GET, decisions only by POST with CSRF, within the
+/// link's reviewer's signed-in session (LINK-2; see LinkSignInTests for the session rules).
 @Suite struct LinkPageTests {
     /// LINK-1, TEST-4: 20 GET and 20 HEAD requests on each emailed link, and on the page it redirects
     /// to, change no request, use no token, create no session and send no mail.
@@ -35,9 +38,9 @@ import Testing
         #expect(try await fixture.store.request(id: request.id)?.state == .pending)
     }
 
-    /// LINK-2 (as the issue defines it for links), LINK-9: the approve link's page preselects
-    /// Approve; the POST with the link token and the cookie-bound CSRF token decides, through the
-    /// one decision function on channel `link`, and the audit keeps the key id and nonce digest, never the token.
+    /// LINK-2, LINK-9: the approve link's page preselects Approve; the POST with the link token, the
+    /// cookie-bound CSRF token and the reviewer's session decides, through the one decision function
+    /// on channel `link`, and the audit keeps the key id and nonce digest, never the token.
     @Test func approveLinkPostDecidesWithComment() async throws {
         let fixture = try await WebFixture()
         let request = try await fixture.request()
@@ -45,6 +48,7 @@ import Testing
         let token = String(link.dropFirst("/decide/".count))
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
+            try await browser.signIn(fixture, as: "approver1@example.test")
             let redirect = try await browser.get(link)
             let target = try #require(redirect.location)
             let page = try await browser.get(target)
@@ -56,12 +60,11 @@ import Testing
             #expect(page.headers[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
             #expect(page.headers[.xContentTypeOptions] == "nosniff")
             let decided = try await browser.post(target, [
-                ("csrf", try #require(page.field("csrf"))), ("token", try #require(page.field("token"))),
+                ("csrf", try #require(page.field("csrf", inFormPosting: target))), ("token", try #require(page.field("token"))),
                 ("intent", "decide"), ("action", "approve"), ("comment", "on call tonight"),
             ])
             #expect(decided.status == .ok)
             #expect(decided.body.contains("You approved request #\(request.id)"))
-            #expect(browser.cookies["ag_session"] == nil)
         }
         let after = try #require(try await fixture.store.request(id: request.id))
         #expect(after.state == .approved)
@@ -69,7 +72,8 @@ import Testing
         #expect(after.decision?.reviewer == "approver1@example.test")
         #expect(after.decision?.comment == "on call tonight")
         let audit = try #require(try await fixture.store.auditLog(requestID: request.id).last)
-        #expect(audit.outcome == "accepted")
+        #expect(audit.outcome == .accepted)
+        #expect(audit.detail["sign_in"] == "session")
         #expect(audit.detail["key_id"] == fixture.keyRing.signingKey.id)
         #expect(audit.detail["nonce_digest"] == (try fixture.signer.verify(token, purpose: .decide, now: fixture.clock.now)).nonceDigest)
         #expect(!audit.detail.values.contains { $0.contains(token) || token.contains($0) && $0.count > 20 })
@@ -85,7 +89,7 @@ import Testing
             let browser = WebClient(client)
             let target = try #require(try await browser.get(fixture.link(.approve, request: request, to: "approver1@example.test")).location)
             let page = try await browser.get(target)
-            let form = [("csrf", try #require(page.field("csrf"))), ("token", try #require(page.field("token"))), ("intent", "decide"), ("action", "approve")]
+            let form = [("csrf", try #require(page.field("csrf", inFormPosting: target))), ("token", try #require(page.field("token"))), ("intent", "decide"), ("action", "approve")]
             browser.forget("ag_csrf")
             let withoutCookie = try await browser.post(target, form)
             #expect(withoutCookie.status == .forbidden)
@@ -97,7 +101,7 @@ import Testing
             #expect(try await browser.post(target, form.filter { $0.0 != "csrf" }).status == .forbidden)
             // A cross-site form post (another Origin) is refused even with the right values.
             let page2 = try await browser.get(target)
-            let fresh = [("csrf", try #require(page2.field("csrf"))), ("token", try #require(page2.field("token"))), ("intent", "decide"), ("action", "approve")]
+            let fresh = [("csrf", try #require(page2.field("csrf", inFormPosting: target))), ("token", try #require(page2.field("token"))), ("intent", "decide"), ("action", "approve")]
             #expect(try await browser.post(target, fresh, headers: [.origin: "https://evil.example"]).status == .forbidden)
         }
         #expect(try await fixture.snapshot() == before)
@@ -113,7 +117,7 @@ import Testing
             let target = try #require(try await browser.get(fixture.link(.approve, request: request, to: "approver1@example.test")).location)
             let page = try await browser.get(target)
             let otherToken = String(fixture.link(.approve, request: request, to: "approver2@example.test").dropFirst("/decide/".count))
-            let swapped = try await browser.post(target, [("csrf", try #require(page.field("csrf"))), ("token", otherToken), ("intent", "decide"), ("action", "approve")])
+            let swapped = try await browser.post(target, [("csrf", try #require(page.field("csrf", inFormPosting: target))), ("token", otherToken), ("intent", "decide"), ("action", "approve")])
             #expect(swapped.status == .forbidden)
             #expect(swapped.body.contains("This link is not valid"))
 
@@ -125,16 +129,17 @@ import Testing
             #expect(strangerPage.field("token") == nil)
 
             // approver2 is removed from the group after the email went out (AUTHZ-2).
+            try await browser.signIn(fixture, as: "approver2@example.test")
             let removedTarget = try #require(try await browser.get(fixture.link(.deny, request: request, to: "approver2@example.test")).location)
             let removedPage = try await browser.get(removedTarget)
             #expect(removedPage.body.contains("id=\"deny\""))
-            _ = try await fixture.store.setGroupMembers(["approver1@example.test"], group: "db-approvers", create: false, actor: "admin@example.test", channel: .cli, now: fixture.clock.now)
-            let removed = try await browser.post(removedTarget, [("csrf", try #require(removedPage.field("csrf"))), ("token", try #require(removedPage.field("token"))), ("intent", "decide"), ("action", "deny")])
+            _ = try await fixture.gateway.setGroupMembers(["approver1@example.test"], group: "db-approvers", now: fixture.clock.now)
+            let removed = try await browser.post(removedTarget, [("csrf", try #require(removedPage.field("csrf", inFormPosting: removedTarget))), ("token", try #require(removedPage.field("token"))), ("intent", "decide"), ("action", "deny")])
             #expect(removed.status == .conflict)
             #expect(removed.body.contains("no longer allowed"))
         }
         #expect(try await fixture.store.request(id: request.id)?.state == .pending)
-        let refusals = try await fixture.store.auditLog(requestID: request.id).filter { $0.action == "decide" }
+        let refusals = try await fixture.store.auditLog(requestID: request.id).filter { $0.action == .decide }
         #expect(refusals.map(\.reason) == ["not_allowed"])
     }
 
@@ -145,19 +150,22 @@ import Testing
         let request = try await fixture.request()
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
+            try await browser.signIn(fixture, as: "approver2@example.test")
+            let other = WebClient(client)
+            try await other.signIn(fixture, as: "approver1@example.test")
             let firstTarget = try #require(try await browser.get(fixture.link(.approve, request: request, to: "approver2@example.test")).location)
             let firstPage = try await browser.get(firstTarget)
-            let secondTarget = try #require(try await browser.get(fixture.link(.deny, request: request, to: "approver1@example.test")).location)
-            let secondPage = try await browser.get(secondTarget)
-            let firstForm = [("csrf", try #require(firstPage.field("csrf"))), ("token", try #require(firstPage.field("token"))), ("intent", "decide"), ("action", "approve")]
+            let secondTarget = try #require(try await other.get(fixture.link(.deny, request: request, to: "approver1@example.test")).location)
+            let secondPage = try await other.get(secondTarget)
+            let firstForm = [("csrf", try #require(firstPage.field("csrf", inFormPosting: firstTarget))), ("token", try #require(firstPage.field("token"))), ("intent", "decide"), ("action", "approve")]
             #expect(try await browser.post(firstTarget, firstForm).status == .ok)
 
-            let late = try await browser.post(secondTarget, [("csrf", try #require(secondPage.field("csrf"))), ("token", try #require(secondPage.field("token"))), ("intent", "decide"), ("action", "deny")])
+            let late = try await other.post(secondTarget, [("csrf", try #require(secondPage.field("csrf", inFormPosting: secondTarget))), ("token", try #require(secondPage.field("token"))), ("intent", "decide"), ("action", "deny")])
             #expect(late.status == .conflict)
             #expect(late.body.contains("already approved by Abe Approver"))
             let again = try await browser.post(firstTarget, firstForm.map { $0.0 == "action" ? ("action", "deny") : $0 })
             #expect(again.status == .conflict)
-            let reopened = try await browser.get(secondTarget)
+            let reopened = try await other.get(secondTarget)
             #expect(reopened.body.contains("already approved by Abe Approver"))
             #expect(!reopened.body.contains("id=\"deny\""))
         }
@@ -209,10 +217,11 @@ import Testing
         let request = try await fixture.request(resource: "vault")
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
+            try await browser.signIn(fixture, as: "approver1@example.test")
             let target = try #require(try await browser.get(fixture.link(.approve, request: request, to: "approver1@example.test")).location)
             let page = try await browser.get(target)
             #expect(page.body.contains("name=\"code\""))
-            var form = [("csrf", try #require(page.field("csrf"))), ("token", try #require(page.field("token"))), ("intent", "decide"), ("action", "approve")]
+            var form = [("csrf", try #require(page.field("csrf", inFormPosting: target))), ("token", try #require(page.field("token"))), ("intent", "decide"), ("action", "approve")]
             let right = LinkCode.code(requestID: request.id, reviewer: "approver1@example.test", ring: fixture.keyRing)
             let wrong = String(right.map { $0 == "9" ? "0" : Character(String(($0.wholeNumberValue! + 1) % 10)) })
             let refused = try await browser.post(target, form + [("code", wrong)])
@@ -227,19 +236,25 @@ import Testing
     }
 
     /// A resource with link decisions switched off: the page offers no decision, and a decision
-    /// POST (with a valid form token from the review page's sign-in form) is refused.
+    /// through the link channel (here from a form opened before the switch) is refused.
     @Test func linkDecisionsCanBeSwitchedOff() async throws {
         let fixture = try await WebFixture()
-        let request = try await fixture.request(resource: "payroll")
+        let payroll = try await fixture.request(resource: "payroll")
+        let request = try await fixture.request("requester2@example.test")
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
-            let approvePage = try await browser.get(try #require(try await browser.get(fixture.link(.approve, request: request, to: "approver1@example.test")).location))
+            try await browser.signIn(fixture, as: "approver1@example.test")
+            let approvePage = try await browser.get(try #require(try await browser.get(fixture.link(.approve, request: payroll, to: "approver1@example.test")).location))
             #expect(approvePage.body.contains("switched off"))
             #expect(!approvePage.body.contains("id=\"approve\""))
-            let target = try #require(try await browser.get(fixture.link(.review, request: request, to: "approver1@example.test")).location)
+
+            let target = try #require(try await browser.get(fixture.link(.approve, request: request, to: "approver1@example.test")).location)
             let page = try await browser.get(target)
-            #expect(!page.body.contains("id=\"approve\"") && page.body.contains("id=\"sign-in\""))
-            let refused = try await browser.post(target, [("csrf", try #require(page.field("csrf"))), ("token", try #require(page.field("token"))), ("intent", "decide"), ("action", "approve")])
+            #expect(page.body.contains("id=\"approve\""))
+            var directory = WebFixture.directory
+            directory.resources[0].linkDecisionsEnabled = false
+            _ = try await fixture.gateway.syncDirectory(directory, now: fixture.clock.now)
+            let refused = try await browser.post(target, [("csrf", try #require(page.field("csrf", inFormPosting: target))), ("token", try #require(page.field("token"))), ("intent", "decide"), ("action", "approve")])
             #expect(refused.status == .conflict)
             #expect(refused.body.contains("switched off"))
         }
@@ -247,21 +262,20 @@ import Testing
         #expect(try await fixture.store.auditLog(requestID: request.id).last?.reason == "channel_disabled")
     }
 
-    /// AUTHZ-1: the requester cannot decide their own request by link, whatever their role.
+    /// AUTHZ-1: the requester cannot decide their own request by link, whatever their role: the
+    /// page offers nothing, and the link channel refuses.
     @Test func requesterCannotDecideOwnRequestByLink() async throws {
         let fixture = try await WebFixture()
         let request = try await fixture.request("admin@example.test")
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
+            try await browser.signIn(fixture, as: "admin@example.test")
             let approvePage = try await browser.get(try #require(try await browser.get(fixture.link(.approve, request: request, to: "admin@example.test")).location))
             #expect(approvePage.body.contains("You requested this access yourself"))
             #expect(!approvePage.body.contains("id=\"approve\""))
-            let target = try #require(try await browser.get(fixture.link(.review, request: request, to: "admin@example.test")).location)
-            let page = try await browser.get(target)
-            let refused = try await browser.post(target, [("csrf", try #require(page.field("csrf"))), ("token", try #require(page.field("token"))), ("intent", "decide"), ("action", "approve")])
-            #expect(refused.status == .conflict)
-            #expect(refused.body.contains("You requested this access yourself"))
         }
+        let outcome = try await fixture.gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "admin@example.test", action: .approve, channel: .link), now: fixture.clock.now)
+        #expect(outcome.refusalCode == .selfDecision)
         #expect(try await fixture.store.request(id: request.id)?.state == .pending)
         #expect(try await fixture.store.auditLog(requestID: request.id).last?.reason == "self_decision")
     }

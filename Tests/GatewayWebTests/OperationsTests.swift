@@ -1,5 +1,7 @@
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 @testable import GatewayWeb
 import Hummingbird
 import HummingbirdTesting
@@ -12,7 +14,7 @@ import Testing
         let approved = try await fixture.request("requester1@example.test")
         _ = try await fixture.request("requester2@example.test")
         fixture.clock.advance(by: 120)
-        _ = try await fixture.store.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
+        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
         let claimed = try await fixture.store.claimOutbox(now: fixture.clock.now, limit: 2, lease: 60)
         try await fixture.store.markOutboxSent(id: claimed[0].id, now: fixture.clock.now)
         try await fixture.store.markOutboxFailed(id: claimed[1].id, error: "550", now: fixture.clock.now)

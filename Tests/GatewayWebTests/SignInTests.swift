@@ -1,6 +1,8 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
+import GatewayTestSupport
 import GatewayWeb
 import Hummingbird
 import HummingbirdTesting
@@ -12,28 +14,38 @@ extension WebClient {
     func signIn(_ fixture: WebFixture, as email: String) async throws -> Page {
         let target = try #require(try await get(fixture.link(.login, request: nil, to: email)).location)
         let page = try await get(target)
-        return try await post(target, [("csrf", try #require(page.field("csrf"))), ("token", try #require(page.field("token"))), ("intent", "signin")])
+        return try await post(target, [("csrf", try #require(page.field("csrf", inFormPosting: target))), ("token", try #require(page.field("token"))), ("intent", "signin")])
     }
 }
 
-/// Sign-in from the review link and from an emailed sign-in link; sessions and signing out.
+/// Sign-in from an emailed sign-in link; sessions and signing out.
 @Suite struct SignInTests {
-    /// LINK-1, LINK-8: the review link signs in only on POST, once; the session cookie is
-    /// HttpOnly, SameSite=Lax, Path=/ and opens the request's page.
-    @Test func reviewLinkSignsInOnlyOnPostAndOnlyOnce() async throws {
+    /// LINK-1, LINK-7, LINK-8: a sign-in link signs in only on POST, once; the session cookie is
+    /// HttpOnly, SameSite=Lax, Path=/. A review link never signs anyone in.
+    @Test func signInLinkSignsInOnlyOnPostAndOnlyOnce() async throws {
         let fixture = try await WebFixture()
         let request = try await fixture.request()
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
-            let target = try #require(try await browser.get(fixture.link(.review, request: request, to: "approver1@example.test")).location)
+            // A review link shows the request and offers only "Sign in to confirm".
+            let review = try #require(try await browser.get(fixture.link(.review, request: request, to: "approver1@example.test")).location)
+            let reviewPage = try await browser.get(review)
+            #expect(reviewPage.body.contains("Sign in to confirm") && !reviewPage.body.contains("id=\"approve\""))
+            let asSignIn = try await browser.post(review, [
+                ("csrf", try #require(reviewPage.field("csrf", inFormPosting: review))), ("token", try #require(reviewPage.field("token"))), ("intent", "signin"),
+            ])
+            #expect(asSignIn.status == .forbidden)
+            #expect(browser.cookies["ag_session"] == nil)
+
+            let target = try #require(try await browser.get(fixture.link(.login, request: nil, to: "approver1@example.test")).location)
             let page = try await browser.get(target)
-            #expect(page.body.contains("Sign in and open"))
+            #expect(page.body.contains("Sign in to approval-gateway as"))
             #expect(browser.cookies["ag_session"] == nil)
             #expect(try await browser.get("/requests").location == "/login")
-            let form = [("csrf", try #require(page.field("csrf"))), ("token", try #require(page.field("token"))), ("intent", "signin")]
+            let form = [("csrf", try #require(page.field("csrf", inFormPosting: target))), ("token", try #require(page.field("token"))), ("intent", "signin")]
             let signedIn = try await browser.post(target, form)
             #expect(signedIn.status == .seeOther)
-            #expect(signedIn.location == "/requests/\(request.id)")
+            #expect(signedIn.location == "/requests")
             let cookie = try #require(signedIn.headers[values: .setCookie].first { $0.hasPrefix("ag_session=") })
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/") && !cookie.contains("Secure"))
             let detail = try await browser.get("/requests/\(request.id)")
@@ -50,7 +62,7 @@ extension WebClient {
             #expect(reused.body.contains("already used"))
             #expect(browser.cookies["ag_session"] == nil)
         }
-        #expect(try await fixture.store.auditLog(requestID: nil).filter { $0.action == "sign_in" }.count == 1)
+        #expect(try await fixture.store.auditLog(requestID: nil).filter { $0.action == .signIn && $0.outcome == .accepted }.count == 1)
     }
 
     /// The login page answers the same whether or not the address is known; a known address gets a
@@ -87,7 +99,7 @@ extension WebClient {
             let confirm = try await browser.get(target)
             #expect(confirm.body.contains("Sign in as") || confirm.body.contains("Sign in to approval-gateway as"))
             #expect(browser.cookies["ag_session"] == nil)
-            let signedIn = try await browser.post(target, [("csrf", try #require(confirm.field("csrf"))), ("token", try #require(confirm.field("token"))), ("intent", "signin")])
+            let signedIn = try await browser.post(target, [("csrf", try #require(confirm.field("csrf", inFormPosting: target))), ("token", try #require(confirm.field("token"))), ("intent", "signin")])
             #expect(signedIn.location == "/requests")
             #expect(browser.cookies["ag_session"] != nil)
         }
@@ -95,7 +107,7 @@ extension WebClient {
 
     /// Sessions end on sign-out (server-side) and on expiry.
     @Test func sessionsEndOnSignOutAndExpire() async throws {
-        let fixture = try await WebFixture { $0.sessionLifetime = 3600 }
+        let fixture = try await WebFixture(service: { $0.sessionLifetime = 3600 })
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
             try await browser.signIn(fixture, as: "admin@example.test")
@@ -113,6 +125,6 @@ extension WebClient {
             fixture.clock.advance(by: 3601)
             #expect(try await browser.get("/requests").location == "/login")
         }
-        #expect(try await fixture.store.auditLog(requestID: nil).filter { $0.action == "sign_out" }.count == 1)
+        #expect(try await fixture.store.auditLog(requestID: nil).filter { $0.action == .signOut }.count == 1)
     }
 }

@@ -7,7 +7,14 @@ import HummingbirdTesting
 /// and reads forms' hidden fields from pages.
 final class WebClient: @unchecked Sendable {
     let client: any TestClientProtocol
-    private(set) var cookies: [String: (value: String, path: String)] = [:]
+    /// Cookies by name and path, as a browser keeps them (two cookies of one name on different paths coexist).
+    private var jar: [String: (name: String, value: String, path: String)] = [:]
+    /// The cookies by name (for checks); where one name has several paths, the longest path wins.
+    var cookies: [String: (value: String, path: String)] {
+        var byName: [String: (value: String, path: String)] = [:]
+        for entry in jar.values.sorted(by: { $0.path.count < $1.path.count }) { byName[entry.name] = (entry.value, entry.path) }
+        return byName
+    }
     var extraHeaders: HTTPFields = [:]
 
     init(_ client: any TestClientProtocol) { self.client = client }
@@ -42,12 +49,12 @@ final class WebClient: @unchecked Sendable {
     }
 
     func cookieHeader(for path: String) -> String? {
-        let matching = cookies.filter { path.hasPrefix($0.value.path) }.map { "\($0.key)=\($0.value.value)" }.sorted()
+        let matching = jar.values.filter { path.hasPrefix($0.path) }.map { "\($0.name)=\($0.value)" }.sorted()
         return matching.isEmpty ? nil : matching.joined(separator: "; ")
     }
 
-    func forget(_ name: String) { cookies[name] = nil }
-    func setCookie(_ name: String, _ value: String, path: String = "/") { cookies[name] = (value, path) }
+    func forget(_ name: String) { jar = jar.filter { $0.value.name != name } }
+    func setCookie(_ name: String, _ value: String, path: String = "/") { jar["\(name)|\(path)"] = (name, value, path) }
 
     @discardableResult
     func send(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil, contentType: String = "application/x-www-form-urlencoded", headers: HTTPFields = [:]) async throws -> Page {
@@ -63,9 +70,9 @@ final class WebClient: @unchecked Sendable {
             let name = String(pair[..<equals]), value = String(pair[pair.index(after: equals)...])
             let cookiePath = parts.first { $0.lowercased().hasPrefix("path=") }.map { String($0.dropFirst(5)) } ?? "/"
             if parts.contains(where: { $0.lowercased() == "max-age=0" }) || value.isEmpty {
-                cookies[name] = nil
+                jar["\(name)|\(cookiePath)"] = nil
             } else {
-                cookies[name] = (value, cookiePath)
+                jar["\(name)|\(cookiePath)"] = (name, value, cookiePath)
             }
         }
         return Page(status: response.status, headers: response.headers, body: String(buffer: response.body))

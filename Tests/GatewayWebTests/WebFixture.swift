@@ -1,20 +1,14 @@
 import ApprovalTokens
 import Foundation
+import GatewayApp
 import GatewayCore
 import GatewayStore
 import GatewayWeb
 import Hummingbird
 import HummingbirdTesting
+import GatewayTestSupport
 import Logging
 import Synchronization
-
-/// A clock the test moves by hand.
-final class TestClock: GatewayClock, Sendable {
-    private let current: Mutex<Date>
-    init(_ start: Date = Date()) { current = Mutex(start) }
-    var now: Date { current.withLock { $0 } }
-    func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
 
 /// Every log line the server writes, to check that no token reaches the logs (LINK-9).
 final class LogRecorder: Sendable {
@@ -52,6 +46,9 @@ struct WebFixture {
     static let publicURL = "http://gateway.example.test"
 
     let store: SQLiteStore
+    /// The approval service over `store`, at the instants the tests choose.
+    let gateway: TestGateway
+    var service: ApprovalService { gateway.service }
     let keyRing: KeyRing
     let signer: TokenSigner
     let clock: TestClock
@@ -77,15 +74,22 @@ struct WebFixture {
             Resource(name: "staging-web", approverGroups: ["web-approvers"]),
             Resource(name: "vault", approverGroups: ["db-approvers"], linkCodeRequired: true),
             Resource(name: "payroll", approverGroups: ["db-approvers"], linkDecisionsEnabled: false),
+            // A low-risk resource whose links decide without a session (an admin relaxed LINK-2).
+            Resource(name: "wiki", approverGroups: ["web-approvers"], linkSignInRequired: false),
         ]
     )
 
-    init(settings configure: (inout WebSettings) -> Void = { _ in }) async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-web-\(UUID().uuidString)/gateway.sqlite").path
-        store = try SQLiteStore(path: path)
+    init(
+        settings configure: (inout WebSettings) -> Void = { _ in },
+        service configureService: (inout ApprovalService.Settings) -> Void = { _ in }
+    ) async throws {
+        store = try SQLiteStore(path: TestGateway.temporaryDatabasePath("gateway-web"))
         clock = TestClock(Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
-        _ = try await store.syncDirectory(Self.directory, now: clock.now)
         keyRing = try KeyRing(text: KeyRing.generateKeyLine(), source: "test")
+        var serviceSettings = ApprovalService.Settings()
+        configureService(&serviceSettings)
+        gateway = try TestGateway(store: store, clock: clock, keyRing: keyRing, settings: serviceSettings)
+        _ = try await gateway.syncDirectory(Self.directory, now: clock.now)
         signer = TokenSigner(keyRing: keyRing)
         var settings = try WebSettings(listen: "127.0.0.1:0", publicURL: Self.publicURL, templatesDirectory: Self.projectRoot.appendingPathComponent("templates").path)
         configure(&settings)
@@ -93,12 +97,12 @@ struct WebFixture {
     }
 
     func application() async throws -> GatewayWebServer.WebApplication {
-        try await GatewayWebServer.makeApplication(store: store, signer: signer, settings: settings, clock: clock, logger: logs.logger())
+        try await GatewayWebServer.makeApplication(service: service, signer: signer, settings: settings, logger: logs.logger())
     }
 
     /// Opens a request as `requester`.
     func request(_ requester: String = "requester1@example.test", resource: String = "prod-db", reason: String = "incident 42") async throws -> AccessRequest {
-        try await store.createRequest(NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: resource == "prod-db" ? 14_400 : nil), now: clock.now)
+        try await gateway.createRequest(NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: resource == "prod-db" ? 14_400 : nil), now: clock.now)
     }
 
     /// An emailed link path, signed the way the notification renderer signs it.

@@ -11,6 +11,8 @@ STEPS_JSON is a list of steps, run in order on the browser's first page:
   {"screenshot": PATH}              save a PNG of the page
   {"text": true}                    record document.body.innerText
   {"exists": CSS_SELECTOR}          record whether the element exists
+  {"script": JAVASCRIPT}            evaluate an expression in the page (what a scanner or an attacker's
+                                    script can do) and record its value
 
 Prints one JSON object: {"results": [...]} with one entry per step. Standard library only: the
 WebSocket client below speaks just enough of RFC 6455 for the DevTools protocol.
@@ -169,6 +171,8 @@ def main():
             results.append({"bytes": len(data)})
         elif "text" in step:
             results.append({"text": page.evaluate("document.body.innerText")})
+        elif "script" in step:
+            results.append({"value": page.evaluate(step["script"])})
         elif "exists" in step:
             results.append({"exists": page.evaluate("!!document.querySelector(%s)" % json.dumps(step["exists"]))})
         else:
