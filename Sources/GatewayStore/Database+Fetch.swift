@@ -99,10 +99,10 @@ extension Database {
 }
 
 extension User {
-    init(row: Row) {
+    init(row: Row) throws {
         self.init(
             email: row["email"], name: row["name"],
-            role: AdminRole(rawValue: row["role"]) ?? .member, isActive: row["active"]
+            role: try decode(AdminRole.self, row, "role", table: "users"), isActive: row["active"]
         )
     }
 }
@@ -126,12 +126,11 @@ extension Resource {
 }
 
 extension AccessRequest {
-    init(row: Row) {
+    init(row: Row) throws {
         var decision: Decision?
-        if let reviewer: String = row["decided_by_email"],
-           let action = (row["decision_action"] as String?).flatMap(DecisionAction.init(rawValue:)),
-           let channel = (row["decision_channel"] as String?).flatMap(DecisionChannel.init(rawValue:)),
-           let decidedAt: Date = row["resolved_at"] {
+        let action = try decodeIfPresent(DecisionAction.self, row, "decision_action", table: "access_requests")
+        let channel = try decodeIfPresent(DecisionChannel.self, row, "decision_channel", table: "access_requests")
+        if let reviewer: String = row["decided_by_email"], let action, let channel, let decidedAt: Date = row["resolved_at"] {
             decision = Decision(
                 reviewer: reviewer, action: action, decidedAt: decidedAt, channel: channel,
                 comment: row["decision_comment"]
@@ -139,12 +138,12 @@ extension AccessRequest {
         }
         self.init(
             id: row["id"],
-            kind: RequestKind(rawValue: row["kind"]) ?? .jit,
+            kind: try decode(RequestKind.self, row, "kind", table: "access_requests"),
             requester: row["requester_email"],
             resource: row["resource_name"],
             reason: row["reason"],
             durationSeconds: row["duration_seconds"],
-            state: RequestState(rawValue: row["state"]) ?? .pending,
+            state: try decode(RequestState.self, row, "state", table: "access_requests"),
             createdAt: row["created_at"],
             expiresAt: row["expires_at"],
             resolvedAt: row["resolved_at"],

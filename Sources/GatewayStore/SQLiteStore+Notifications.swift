@@ -48,8 +48,8 @@ extension OutboxEntry {
         let context: String = row["context"]
         let raw: Data? = row["raw_message"]
         self.init(
-            id: row["id"], kind: try decode(NotificationKind.self, row, "kind"), requestID: row["request_id"],
-            recipient: row["recipient"], reason: row["reason"], status: try decode(OutboxStatus.self, row, "status"),
+            id: row["id"], kind: try decode(NotificationKind.self, row, "kind", table: "outbox"), requestID: row["request_id"],
+            recipient: row["recipient"], reason: row["reason"], status: try decode(OutboxStatus.self, row, "status", table: "outbox"),
             attempts: row["attempts"], createdAt: row["created_at"], nextAttemptAt: row["next_attempt_at"],
             sentAt: row["sent_at"], lastError: row["last_error"], messageID: row["message_id"],
             rawMessage: raw.map { [UInt8]($0) },

@@ -112,15 +112,15 @@ extension SQLiteTransaction: QueryRepository {
     func gatewayCounts(latencyBounds: [Double]) throws -> GatewayCounts {
         var states = Dictionary(uniqueKeysWithValues: RequestState.allCases.map { ($0, 0) })
         for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM access_requests GROUP BY state") {
-            states[try decode(RequestState.self, row, "state")] = row["n"]
+            states[try decode(RequestState.self, row, "state", table: "access_requests")] = row["n"]
         }
         var emails = Dictionary(uniqueKeysWithValues: OutboxStatus.allCases.map { ($0, 0) })
         for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM outbox GROUP BY status") {
-            emails[try decode(OutboxStatus.self, row, "status")] = row["n"]
+            emails[try decode(OutboxStatus.self, row, "status", table: "outbox")] = row["n"]
         }
         var inbound: [AuditOutcome: Int] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT outcome, count(*) AS n FROM inbound_messages GROUP BY outcome") {
-            inbound[try decode(AuditOutcome.self, row, "outcome")] = row["n"]
+            inbound[try decode(AuditOutcome.self, row, "outcome", table: "inbound_messages")] = row["n"]
         }
         let latency = "(julianday(resolved_at) - julianday(created_at)) * 86400.0"
         let decided = "decision_action IS NOT NULL AND resolved_at IS NOT NULL"

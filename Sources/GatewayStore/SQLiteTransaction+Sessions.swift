@@ -116,7 +116,9 @@ extension APIKey {
             let text: String = row["scopes"]
             var scopes: Set<APIScope> = []
             for part in text.split(separator: ",") {
-                guard let scope = APIScope(rawValue: String(part)) else { throw UnreadableValue(column: "api_keys.scopes", value: String(part)) }
+                guard let scope = APIScope(rawValue: String(part)) else {
+                    throw UnreadableValue(table: "api_keys", rowID: row["id"], column: "scopes", value: String(part))
+                }
                 scopes.insert(scope)
             }
             owner = .integration(scopes)

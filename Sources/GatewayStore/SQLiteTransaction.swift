@@ -41,16 +41,34 @@ extension JSONEncoder {
     }
 }
 
-/// A stored value this build cannot read: a corrupted row or a database from another version.
-struct UnreadableValue: Error, CustomStringConvertible {
-    var column: String
-    var value: String
-    var description: String { "unreadable value \"\(value)\" in column \(column)" }
+/// A stored value this build cannot read: a corrupted row, or a database written by a newer version.
+/// Never replaced by a default: an unknown state read as `pending` could be decided.
+public struct UnreadableValue: Error, Sendable, CustomStringConvertible {
+    public var table: String
+    public var rowID: Int64?
+    public var column: String
+    public var value: String
+
+    public var description: String {
+        "unreadable value \"\(value)\" in \(table).\(column)\(rowID.map { " of row \($0)" } ?? "") (a corrupted row, or a database written by a newer version of approval-gateway)"
+    }
 }
 
-/// Decodes a `String`-backed enum from a column, failing loudly on an unknown value.
-func decode<E: RawRepresentable>(_ type: E.Type, _ row: Row, _ column: String) throws -> E where E.RawValue == String {
+/// Decodes a `String`-backed enum from `column`, failing loudly (naming table, row and column) on an
+/// unknown value.
+func decode<E: RawRepresentable>(_ type: E.Type, _ row: Row, _ column: String, table: String) throws -> E where E.RawValue == String {
     let raw: String = row[column]
-    guard let value = E(rawValue: raw) else { throw UnreadableValue(column: column, value: raw) }
+    guard let value = E(rawValue: raw) else {
+        throw UnreadableValue(table: table, rowID: row.hasColumn("id") ? row["id"] : nil, column: column, value: raw)
+    }
+    return value
+}
+
+/// The optional form of ``decode(_:_:_:table:)``: `NULL` is `nil`, an unknown value an error.
+func decodeIfPresent<E: RawRepresentable>(_ type: E.Type, _ row: Row, _ column: String, table: String) throws -> E? where E.RawValue == String {
+    guard let raw: String = row[column] else { return nil }
+    guard let value = E(rawValue: raw) else {
+        throw UnreadableValue(table: table, rowID: row.hasColumn("id") ? row["id"] : nil, column: column, value: raw)
+    }
     return value
 }

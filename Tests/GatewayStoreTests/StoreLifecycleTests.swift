@@ -47,6 +47,31 @@ import Testing
         #expect(try SQLiteStore(path: path).appliedMigrations() == SQLiteStore.migrator.migrations)
     }
 
+    @Test("A stored value this build does not know is an error naming table, row and column, never a default")
+    func unknownStoredValuesFailLoudly() async throws {
+        let gateway = try TestGateway(store: SQLiteStore(path: temporaryPath()), clock: TestClock(Fixture.start))
+        _ = try await gateway.syncDirectory(Fixture.directory, now: Fixture.start)
+        let request = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
+        // An unknown state (a newer version's, or a corrupted row) must not read as `pending`.
+        try await gateway.store.pool.write { db in
+            try db.execute(sql: "UPDATE access_requests SET state = 'on_hold' WHERE id = ?", arguments: [request.id])
+        }
+        await #expect {
+            _ = try await gateway.store.request(id: request.id)
+        } throws: { error in
+            "\(error)".contains("\"on_hold\" in access_requests.state of row \(request.id)")
+        }
+        await #expect(throws: UnreadableValue.self) {
+            _ = try await gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "admin@example.test", action: .approve, channel: .cli), now: Fixture.start)
+        }
+        try await gateway.store.pool.write { db in
+            try db.execute(sql: "UPDATE users SET role = 'superuser' WHERE email = 'approver4@example.test'")
+            try db.execute(sql: "UPDATE outbox SET status = 'queued' WHERE id = 1")
+        }
+        await #expect(throws: UnreadableValue.self) { _ = try await gateway.store.users() }
+        await #expect(throws: UnreadableValue.self) { _ = try await gateway.store.outboxEntries(status: nil, limit: 10) }
+    }
+
     @Test("A database migrated by a newer version is refused with a clear error")
     func refusesNewerSchema() throws {
         let path = temporaryPath()
