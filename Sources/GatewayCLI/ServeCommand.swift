@@ -66,7 +66,12 @@ struct ServeCommand: AsyncParsableCommand {
                 ),
                 logger: Logger(label: "approval-gateway.sweep")
             )
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: outbox), .init(service: sweeper)]
+            // A service group stops its services in reverse order: the web server and the inbox first,
+            // then the sweeper, the outbox worker (after the email in hand), the SMTP connection last.
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: SMTPConnectionService(sender: sender, logger: Logger(label: "approval-gateway.smtp"))),
+                .init(service: outbox), .init(service: sweeper),
+            ]
             if let inbox = try inboxProcessor(configuration, keyRing: keyRing, service: service, logger: logger) {
                 services.append(.init(service: inbox))
             }
@@ -85,7 +90,6 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: logger
             ))
             try await group.run()
-            await sender.close()
             logger.info("approval-gateway stopped")
         }
     }

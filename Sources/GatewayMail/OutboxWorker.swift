@@ -61,7 +61,7 @@ public struct OutboxWorker: Service {
                 sent = 0
             }
             if sent == 0 {
-                try? await Task.sleep(for: policy.pollInterval)
+                await sleepUnlessShuttingDown(for: policy.pollInterval)
             }
         }
         logger.info("outbox worker stopped")
@@ -72,9 +72,15 @@ public struct OutboxWorker: Service {
     @discardableResult
     public func drainOnce() async throws -> Int {
         let entries = try await store.claimOutbox(now: clock.now, limit: policy.batchSize, lease: policy.lease)
-        for entry in entries {
-            // Finish the batch even during shutdown: each email is claimed, and leaving it half done
-            // only delays it until the lease runs out.
+        for (index, entry) in entries.enumerated() {
+            // On graceful shutdown, finish the email in hand and give the rest of the batch back, so
+            // that the next start (or another gateway) sends them at once instead of after the lease.
+            if Task.isShuttingDownGracefully || Task.isCancelled {
+                let rest = entries[index...].map(\.id)
+                try await store.releaseOutboxClaims(ids: rest)
+                logger.info("outbox: shutting down; \(rest.count) claimed emails released for the next start")
+                break
+            }
             await process(entry)
         }
         return entries.count

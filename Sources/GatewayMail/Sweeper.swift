@@ -35,7 +35,7 @@ public struct Sweeper: Service {
             } catch {
                 logger.error("sweep: \(error)")
             }
-            try? await Task.sleep(for: policy.interval)
+            await sleepUnlessShuttingDown(for: policy.interval)
         }
     }
 

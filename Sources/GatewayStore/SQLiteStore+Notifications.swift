@@ -94,6 +94,14 @@ extension SQLiteStore {
         }
     }
 
+    public func releaseOutboxClaims(ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.write { db in
+            let list = ids.map(String.init).joined(separator: ",")
+            try db.execute(sql: "UPDATE outbox SET status = 'pending', lease_until = NULL WHERE status = 'sending' AND id IN (\(list))")
+        }
+    }
+
     public func markOutboxFailed(id: Int64, error: String, now: Date) async throws {
         try await pool.write { db in
             try db.execute(sql: "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, lease_until = NULL WHERE id = ?", arguments: [error, id])

@@ -22,6 +22,8 @@ public protocol GatewayStorage: Sendable {
     func markOutboxSent(id: Int64, now: Date) async throws
     func markOutboxRetry(id: Int64, error: String, retryAt: Date) async throws
     func markOutboxFailed(id: Int64, error: String, now: Date) async throws
+    /// Gives claimed, unsent emails back (graceful shutdown): they are due again at once.
+    func releaseOutboxClaims(ids: [Int64]) async throws
 
     // MARK: Installation values
 
