@@ -142,7 +142,7 @@ extension ApprovalService {
         switch claim.command {
         case .notUnderstood(let why):
             record.evidence["grammar"] = "none: \(why)"
-            let answer = PendingAnswer(kind: .replyRefusal, reviewer: reviewer.email, requestID: requestID, context: ["refusal_code": InboundRejection.notUnderstood.rawValue, "show_grammar": "true"])
+            let answer = PendingAnswer(kind: .replyRefusal, reviewer: reviewer.email, requestID: requestID, context: ["refusal_code": InboundRejection.notUnderstood.rawValue, "show_grammar": "true", "why": why])
             return ReplyJudgement(outcome: .rejected(.notUnderstood), answer: answer)
         case .command(let command, let text):
             record.evidence["grammar"] = command.rawValue

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayApp
 import GatewayCore
+import MailMessage
 
 /// The words of a reply refusal: why a verified reviewer's reply changed nothing. The service
 /// records the reason as a code; only the email says it in words.
@@ -10,7 +11,14 @@ enum ReplyRefusalText {
     static func explain(_ code: String, context: [String: String], resource: String?) -> String {
         let resource = resource ?? "this resource"
         if InboundRejection(rawValue: code) == .notUnderstood {
-            return "its first line is not \"approve\" or \"deny\", so it was not understood."
+            switch context["why"] {
+            case NoCommandReason.question.description?:
+                return "its first line reads as a question, so nothing was decided. When you are sure, reply with \"approve\" or \"deny\" on the first line."
+            case NoCommandReason.bothCommands.description?:
+                return "its first line names both approve and deny, so nothing was decided. Reply with one of them on the first line."
+            default:
+                return "its first line is not \"approve\" or \"deny\", so it was not understood."
+            }
         }
         switch DecisionRefusal.Code(rawValue: code) {
         case .notPending?:

@@ -15,6 +15,11 @@ public enum NoCommandReason: Sendable, Hashable, CustomStringConvertible {
     case noReplyText
     /// The first non-empty line of the reply text does not start with a command word.
     case notACommand
+    /// The first line asks rather than decides: its command word is followed by a question mark,
+    /// or the line ends with one (REPLY-6).
+    case question
+    /// The first line names an approve word and a deny word as alternatives (REPLY-6).
+    case bothCommands
 
     public var description: String {
         switch self {
@@ -22,14 +27,22 @@ public enum NoCommandReason: Sendable, Hashable, CustomStringConvertible {
         case .noBody: return "no text body"
         case .noReplyText: return "no reply text above the quoted message"
         case .notACommand: return "first line is not a command"
+        case .question: return "first line is a question"
+        case .bothCommands: return "first line names both approve and deny"
         }
     }
 }
 
-/// The command grammar of section 6 (`grammar.py` `decide`): the first non-empty line of the reply
-/// text, trimmed, must match `^(approve|approved|deny|denied|reject|rejected)(?!\w)[\s.,:;!\-–—]*(.*)$`
-/// case-insensitively. The comment is the rest of that line plus the following non-blank lines,
-/// whitespace-collapsed and NFC-normalised.
+/// The command grammar: the first non-empty line of the reply text, trimmed, must match
+/// `^(approve|approved|deny|denied|reject|rejected)(?!\w)[\s.,:;!\-–—]*(.*)$` case-insensitively.
+/// The comment is the rest of that line plus the following non-blank lines, whitespace-collapsed
+/// and NFC-normalised.
+///
+/// Stricter than the bare pattern on purpose (REPLY-6): when in doubt a reply does not decide. A
+/// first line is never a decision when its command word is followed by a question mark
+/// (`Approve? Let me check`), when it ends with one (`approve or deny?`), or when it names an approve
+/// word and a deny word as alternatives (`approve or deny`, `deny / approve`, `rejected, or approve`);
+/// the other word inside a comment (`Deny: approved for 2 seats only`) is only a comment.
 public enum CommandGrammar {
     /// Decides a reply text. Returns the command and its comment (nil for `.none`).
     public static func decide(_ replyText: String) -> (command: ReplyCommand, comment: String?) {
@@ -44,12 +57,20 @@ public enum CommandGrammar {
 
     /// Byte version of `decide(_:)`.
     public static func decide(utf8 text: [UInt8]) -> (command: ReplyCommand, comment: String?) {
+        let reading = read(utf8: text)
+        return (reading.command, reading.comment)
+    }
+
+    /// The command, its comment, and why there is none.
+    static func read(utf8 text: [UInt8]) -> (command: ReplyCommand, comment: String?, reason: NoCommandReason?) {
         let lines = ReplyText.lineRanges(text)
         var i = 0
         while i < lines.count, ReplyText.isBlank(text[lines[i]]) { i += 1 }
-        guard i < lines.count else { return (.none, nil) }
+        guard i < lines.count else { return (.none, nil, .noReplyText) }
         let l = ReplyText.strip(text[lines[i]])
-        guard let (command, wordEnd) = matchWord(l) else { return (.none, nil) }
+        guard let (command, wordEnd) = matchWord(l) else { return (.none, nil, .notACommand) }
+        if isQuestion(l, afterWord: wordEnd) { return (.none, nil, .question) }
+        if namesOtherCommand(l, command: command, from: wordEnd) { return (.none, nil, .bothCommands) }
         // Skip [\s.,:;!\-–—]*
         var k = wordEnd
         while k < l.endIndex {
@@ -61,8 +82,7 @@ public enum CommandGrammar {
                 k += 1
                 continue
             }
-            // U+2013 / U+2014
-            if b == 0xE2, k + 2 < l.endIndex, l[k + 1] == 0x80, l[k + 2] == 0x93 || l[k + 2] == 0x94 { k += 3; continue }
+            if isDash(l, at: k) { k += 3; continue }
             break
         }
         var comment = Array(l[k...])
@@ -72,7 +92,87 @@ public enum CommandGrammar {
             comment.append(space)
             comment += line
         }
-        return (command, ReplyText.normalize(comment))
+        return (command, ReplyText.normalize(comment), nil)
+    }
+
+    /// U+2013 or U+2014 at `k`.
+    static func isDash(_ l: ArraySlice<UInt8>, at k: Int) -> Bool {
+        l[k] == 0xE2 && k + 2 < l.endIndex && l[k + 1] == 0x80 && (l[k + 2] == 0x93 || l[k + 2] == 0x94)
+    }
+
+    /// `?` or the full-width `？` (U+FF1F) at `k`; returns its length.
+    static func questionMarkLength(_ l: ArraySlice<UInt8>, at k: Int) -> Int {
+        if l[k] == UInt8(ascii: "?") { return 1 }
+        if l[k] == 0xEF, k + 2 < l.endIndex, l[k + 1] == 0xBC, l[k + 2] == 0x9F { return 3 }
+        return 0
+    }
+
+    /// The command word followed (after spaces) by a question mark, or a line ending with one.
+    static func isQuestion(_ l: ArraySlice<UInt8>, afterWord wordEnd: Int) -> Bool {
+        var k = wordEnd
+        while k < l.endIndex, ReplyText.whitespaceLength(l, at: k) > 0 { k += ReplyText.whitespaceLength(l, at: k) }
+        if k < l.endIndex, questionMarkLength(l, at: k) > 0 { return true }
+        // The stripped line's last character.
+        if let last = l.indices.last, l[last] == UInt8(ascii: "?") { return true }
+        if l.count >= 3, questionMarkLength(l, at: l.endIndex - 3) == 3 { return true }
+        return false
+    }
+
+    /// Whether the line offers the other command as an alternative: a command word of the other kind
+    /// behind a connective (`or`, `and`, `nor`, `vs`, `/`, `&`), before the first separator
+    /// (`approve or deny`, `deny / approve`) or right after it (`rejected, or approve`). A command
+    /// word of the other kind in a comment (`Deny: approved for 2 seats only`) is part of the comment.
+    static func namesOtherCommand(_ l: ArraySlice<UInt8>, command: ReplyCommand, from wordEnd: Int) -> Bool {
+        var k = wordEnd
+        while k < l.endIndex {
+            if isSeparator(l, at: k) {
+                // Skip the separators and spaces, then look for `or|and|nor|vs|versus|/|&` + the other word.
+                while k < l.endIndex, isSeparator(l, at: k) || ReplyText.whitespaceLength(l, at: k) > 0 {
+                    k += isDash(l, at: k) ? 3 : max(1, ReplyText.whitespaceLength(l, at: k))
+                }
+                guard let connective = connectiveLength(l, at: k) else { return false }
+                k += connective
+                while k < l.endIndex, ReplyText.whitespaceLength(l, at: k) > 0 { k += ReplyText.whitespaceLength(l, at: k) }
+                guard k < l.endIndex, let (other, _) = matchWord(l[k...]) else { return false }
+                return other != command
+            }
+            // A connective before the first separator (`approve or deny`, `deny / approve`).
+            if k > wordEnd, isWordStart(l, at: k) || l[k] == UInt8(ascii: "/") || l[k] == UInt8(ascii: "&"),
+               let connective = connectiveLength(l, at: k) {
+                var j = k + connective
+                while j < l.endIndex, ReplyText.whitespaceLength(l, at: j) > 0 { j += ReplyText.whitespaceLength(l, at: j) }
+                if j < l.endIndex, let (other, _) = matchWord(l[j...]), other != command { return true }
+            }
+            k += 1
+        }
+        return false
+    }
+
+    static func isSeparator(_ l: ArraySlice<UInt8>, at k: Int) -> Bool {
+        let b = l[k]
+        return b == UInt8(ascii: ".") || b == UInt8(ascii: ",") || b == UInt8(ascii: ":") || b == UInt8(ascii: ";")
+            || b == UInt8(ascii: "!") || b == UInt8(ascii: "-") || isDash(l, at: k)
+    }
+
+    /// An ASCII word starts at `k` (the byte before is not a letter, digit or `_`).
+    static func isWordStart(_ l: ArraySlice<UInt8>, at k: Int) -> Bool {
+        guard k > l.startIndex else { return true }
+        let previous = l[k - 1]
+        return previous < 0x80 && !(previous == UInt8(ascii: "_") || (48...57).contains(previous)
+            || (65...90).contains(previous) || (97...122).contains(previous))
+    }
+
+    static let connectives: [[UInt8]] = ["or", "and", "nor", "versus", "vs", "/", "&"].map { Array($0.utf8) }
+
+    /// The length of a connective word (or `/`, `&`) at `k`, if one stands there whole.
+    static func connectiveLength(_ l: ArraySlice<UInt8>, at k: Int) -> Int? {
+        for word in connectives where l.count - (k - l.startIndex) >= word.count {
+            guard zip(l[k..<(k + word.count)], word).allSatisfy({ asciiLower($0) == $1 }) else { continue }
+            let end = k + word.count
+            if word.count == 1 { return 1 }
+            if end == l.endIndex || ReplyText.whitespaceLength(l, at: end) > 0 || l[end] == UInt8(ascii: "/") { return word.count }
+        }
+        return nil
     }
 
     /// The command word at the start of a trimmed line, not followed by a word character.

@@ -45,7 +45,7 @@ public struct ReplyDecision: Sendable, Hashable {
             self.init(command: .none, comment: nil, replyText: replyString, noCommandReason: .noReplyText)
             return
         }
-        let (cmd, comment) = CommandGrammar.decide(utf8: reply)
-        self.init(command: cmd, comment: comment, replyText: replyString, noCommandReason: cmd == .none ? .notACommand : nil)
+        let reading = CommandGrammar.read(utf8: reply)
+        self.init(command: reading.command, comment: reading.comment, replyText: replyString, noCommandReason: reading.reason)
     }
 }

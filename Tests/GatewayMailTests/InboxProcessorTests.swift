@@ -130,12 +130,14 @@ import Testing
         #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
     }
 
-    @Test("Ambiguous and quoted-only commands are not understood: no change, one explanation", arguments: [
-        "Approval needed? Let me check first.\n\nAnn",
-        "",
-        "Hi,\napprove",
+    @Test("REPLY-6: ambiguous and quoted-only commands are not understood: no change, one explanation", arguments: [
+        ("Approval needed? Let me check first.\n\nAnn", "is not \"approve\" or \"deny\""),
+        ("", "is not \"approve\" or \"deny\""),
+        ("Hi,\napprove", "is not \"approve\" or \"deny\""),
+        ("Approve? Let me check first", "reads as a question"),
+        ("approve or deny", "names both approve and deny"),
     ])
-    func notUnderstood(body: String) async throws {
+    func notUnderstood(body: String, explanation: String) async throws {
         let gateway = try await InboxHarness(gatewayUser: "approver27")
         defer { Task { await gateway.shutdown() } }
         let request = try await gateway.createRequest()
@@ -148,6 +150,7 @@ import Testing
         let answers = try await gateway.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .replyRefusal }
         #expect(answers.count == 1)
         #expect(answers.first?.context["show_grammar"] == "true")
+        #expect(try await gateway.renderedText(try #require(answers.first)).contains(explanation))
     }
 
     @Test("AUTHZ-5: a reply after the deadline changes nothing and is told the request expired")

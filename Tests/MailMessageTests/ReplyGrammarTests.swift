@@ -13,6 +13,14 @@ struct CommandGrammarTests {
         ("denied... later\nsecond line\n\nThanks,\nBob", .deny, "later second line"),
         ("\n\nreject, 👍 ship it", .deny, "👍 ship it"),
         ("Approve: Cafe\u{301}", .approve, "Café"),                     // NFC
+        // REPLY-6: these still decide.
+        ("approve", .approve, ""),
+        ("Approved.", .approve, ""),
+        ("APPROVE - on call", .approve, "on call"),
+        ("Denied, see ticket 12", .deny, "see ticket 12"),
+        ("Deny: approved for 2 seats only, not 25", .deny, "approved for 2 seats only, not 25"),
+        ("Approve - is that ok? yes it is.\nsecond", .approve, "is that ok? yes it is. second"),
+        ("Approved, and reviewed by legal", .approve, "and reviewed by legal"),
     ] as [(String, ReplyCommand, String)])
     func commands(text: String, command: ReplyCommand, comment: String) {
         let (c, m) = CommandGrammar.decide(text)
@@ -29,6 +37,28 @@ struct CommandGrammarTests {
         let (c, m) = CommandGrammar.decide(text)
         #expect(c == .none)
         #expect(m == nil)
+    }
+
+    static let questionsAndBoth = [
+        "Approve? Let me check first", "approve or deny?", "Approved?", "not approved", "don't approve",
+        "I would not approve this", "approve?!", "deny?", "Approve ? later", "approve / deny", "deny or approve",
+        "Approved and denied", "rejected, or approve", "Approve - or deny", "承認? approve？", "Approve - is that enough?",
+    ]
+
+    @Test("REPLY-6: a question, or a line naming both approve and deny, never decides (any case, trailing spaces)",
+          arguments: questionsAndBoth.flatMap { [$0, $0.uppercased(), $0 + "   ", $0.prefix(1).uppercased() + $0.dropFirst()] })
+    func questionsNeverDecide(text: String) {
+        let reading = CommandGrammar.read(utf8: Array(text.utf8))
+        #expect(reading.command == .none, "\(text)")
+        #expect(reading.comment == nil)
+        #expect(reading.reason != nil)
+    }
+
+    @Test("REPLY-6: the reason names what was unclear")
+    func reasons() {
+        #expect(CommandGrammar.read(utf8: Array("Approve? Let me check first".utf8)).reason == .question)
+        #expect(CommandGrammar.read(utf8: Array("approve or deny".utf8)).reason == .bothCommands)
+        #expect(CommandGrammar.read(utf8: Array("I would not approve this".utf8)).reason == .notACommand)
     }
 
     @Test("TEST-3 / REPLY-6: a body that is only quoted text never decides (seeded property test)")
