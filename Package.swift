@@ -147,7 +147,10 @@ let package = Package(
         .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI"]),
         .testTarget(
             name: "GatewayMailTests",
-            dependencies: ["GatewayMail", "GatewayApp", "GatewayStore", "GatewayCore", "GatewayTestSupport", "ApprovalTokens", "MailMessage", "MailTransport"]
+            dependencies: [
+                "GatewayMail", "GatewayApp", "GatewayStore", "GatewayCore", "GatewayTestSupport", "ApprovalTokens", "MailMessage", "MailTransport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
             name: "MailMessageTests",
@@ -158,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "GatewayWebTests",
             dependencies: [
-                "GatewayWeb", "GatewayApp", "GatewayAPI", "GatewayStore", "GatewayCore", "GatewayTestSupport", "ApprovalTokens", "Yams",
+                "GatewayWeb", "GatewayApp", "GatewayAPI", "GatewayMail", "MailMessage", "GatewayStore", "GatewayCore", "GatewayTestSupport", "ApprovalTokens", "Yams",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -9,15 +9,14 @@ extension ApprovalService {
     /// - Parameters:
     ///   - email: the address typed at the sign-in page.
     ///   - client: the client's address, for the per-client limit and the audit log.
-    ///   - linkURL: builds the emailed URL from the signed token.
-    public func requestSignInLink(email: String, client: String, linkURL: @escaping @Sendable (String) -> String) async throws -> SignInLinkOutcome {
+    public func requestSignInLink(email: String, client: String) async throws -> SignInLinkOutcome {
         let email = EmailAddress.normalize(email)
         let now = self.now
         return try await storage.write { [self] tx in
             guard try allowAttempt("login-client:\(client)", limit: settings.signInLimitPerClient, in: tx, now: now) else { return .tooManyAttempts }
             guard try allowAttempt("login-address:\(Secrets.sha256Hex(email))", limit: settings.signInLimitPerAddress, in: tx, now: now),
                   let user = try tx.user(email: email), user.isActive else { return .sent }
-            try queueSignInLink(for: user, requestID: nil, action: nil, linkURL: linkURL, in: tx, now: now)
+            try queueSignInLink(for: user, requestID: nil, action: nil, in: tx, now: now)
             try tx.audit(.signInLink, .accepted, actor: user.email, channel: .web, detail: ["client_ip": client], at: now)
             return .sent
         }
@@ -26,7 +25,7 @@ extension ApprovalService {
     /// "Sign in to confirm" on a link's page: emails a sign-in link to the link's reviewer, at the
     /// address on file (never one typed in), that brings them back to the request with the action.
     /// Limited like every sign-in link; the answer does not say whether the link went out.
-    public func requestSignInToConfirm(_ claims: TokenClaims, client: String, linkURL: @escaping @Sendable (String) -> String) async throws -> SignInLinkOutcome {
+    public func requestSignInToConfirm(_ claims: TokenClaims, client: String) async throws -> SignInLinkOutcome {
         let now = self.now
         return try await storage.write { [self] tx in
             guard claims.purpose == .decide || claims.purpose == .review, let requestID = claims.requestID else { return .sent }
@@ -34,20 +33,19 @@ extension ApprovalService {
             let email = EmailAddress.normalize(claims.subject)
             guard try allowAttempt("login-address:\(Secrets.sha256Hex(email))", limit: settings.signInLimitPerAddress, in: tx, now: now),
                   let user = try tx.user(email: email), user.isActive else { return .sent }
-            try queueSignInLink(for: user, requestID: requestID, action: claims.action, linkURL: linkURL, in: tx, now: now)
+            try queueSignInLink(for: user, requestID: requestID, action: claims.action, in: tx, now: now)
             try tx.audit(.signInLink, .accepted, actor: user.email, requestID: requestID, channel: .link, detail: ["client_ip": client, "nonce_digest": claims.nonceDigest], at: now)
             return .sent
         }
     }
 
-    func queueSignInLink(for user: User, requestID: Int64?, action: String?, linkURL: (String) -> String, in tx: any StoreTransaction, now: Date) throws {
-        guard let signer else { throw ServiceInvariantError("sign-in links need the signing keys, which this process did not load") }
-        let expires = now.addingTimeInterval(settings.signInLinkLifetime)
-        let token = signer.sign(TokenClaims(purpose: .login, requestID: requestID, subject: user.email, action: action, issuedAt: now, expiresAt: expires))
-        try tx.enqueue(
-            .signIn, requestID: requestID, recipient: NotificationRecipient(email: user.email, reason: "sign_in"),
-            context: ["login_url": linkURL(token), "link_expires": RFC3339.string(from: expires)], now: now
-        )
+    /// Queues a sign-in email. The link itself is signed when the email is rendered, and never
+    /// stored: the outbox keeps only whom it is for, the request and action to return to, and the
+    /// expiry (a database backup holds no live sign-in link).
+    func queueSignInLink(for user: User, requestID: Int64?, action: String?, in tx: any StoreTransaction, now: Date) throws {
+        var context = ["link_expires": RFC3339.string(from: now.addingTimeInterval(settings.signInLinkLifetime))]
+        if let action { context["action"] = action }
+        try tx.enqueue(.signIn, requestID: requestID, recipient: NotificationRecipient(email: user.email, reason: "sign_in"), context: context, now: now)
     }
 
     /// Counts one attempt in `bucket`; whether it is within `limit` per ``Settings/attemptWindow``.

@@ -112,7 +112,17 @@ public struct NotificationRenderer: Sendable {
             context["refusal"] = ReplyRefusalText.explain(code, context: entry.context, resource: context["resource"] as? String)
         }
         if let expires = entry.context["link_expires"].flatMap(RFC3339.date(from:)) { context["link_expires"] = Self.humanDate(expires) }
-        if entry.kind == .signIn, let url = entry.context["login_url"] { context["login_url"] = url }
+        if entry.kind == .signIn {
+            // Signed now, never stored (the outbox keeps only the expiry): LINK-7, secrets at rest.
+            guard let expires = entry.context["link_expires"].flatMap(RFC3339.date(from:)) else {
+                throw NotificationError("sign-in email \(entry.id) has no expiry")
+            }
+            let token = signer.sign(TokenClaims(
+                purpose: .login, requestID: entry.requestID, subject: entry.recipient, action: entry.context["action"],
+                issuedAt: now, expiresAt: expires
+            ))
+            context["login_url"] = "\(settings.publicURL)/login/\(token)"
+        }
 
         let subject = try templates.render(entry.kind, part: "subject", context: context)
             .split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)

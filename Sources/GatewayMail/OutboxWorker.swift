@@ -92,7 +92,8 @@ public struct OutboxWorker: Service {
         if raw == nil {
             do {
                 let rendered = try await renderer.render(entry, now: clock.now)
-                try await store.saveRenderedMessage(id: entry.id, messageID: rendered.messageID, raw: rendered.raw)
+                // A sign-in email is rendered afresh on each attempt: its link is never stored.
+                try await store.saveRenderedMessage(id: entry.id, messageID: rendered.messageID, raw: entry.kind == .signIn ? nil : rendered.raw)
                 raw = rendered.raw
                 messageID = rendered.messageID
             } catch {
@@ -109,7 +110,8 @@ public struct OutboxWorker: Service {
             return
         }
         do {
-            try await store.markOutboxSent(id: entry.id, now: clock.now)
+            let record = SentMessageRecord(raw: raw, replyAddress: renderer.settings.replyAddress)
+            try await store.markOutboxSent(id: entry.id, now: clock.now, retainedHeaders: record.headers, bodyDigest: record.digest)
             logger.info("sent \(entry.kind.rawValue) for request \(entry.requestID.map(String.init) ?? "-") to \(entry.recipient)", metadata: ["message_id": "\(messageID ?? "")"])
         } catch {
             // Sent but not recorded: the lease will run out and SMTP may deliver it twice, which is

@@ -143,6 +143,7 @@ extension SQLiteStore {
         registerInboxMigrations(&migrator)
         registerWebMigrations(&migrator)
         registerServiceMigrations(&migrator)
+        registerSecretsAtRestMigrations(&migrator)
         return migrator
     }
 

@@ -76,15 +76,19 @@ extension SQLiteStore {
     }
 
     /// Keeps the first rendering of an email, so that every retry sends the same bytes and Message-ID.
-    public func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]) async throws {
+    public func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]?) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE outbox SET message_id = ?, raw_message = ? WHERE id = ? AND raw_message IS NULL", arguments: [messageID, Data(raw), id])
+            try db.execute(sql: "UPDATE outbox SET message_id = ?, raw_message = ? WHERE id = ? AND raw_message IS NULL", arguments: [messageID, raw.map { Data($0) }, id])
         }
     }
 
-    public func markOutboxSent(id: Int64, now: Date) async throws {
+    public func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, lease_until = NULL, last_error = NULL WHERE id = ?", arguments: [now, id])
+            try db.execute(sql: """
+                UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, lease_until = NULL, last_error = NULL,
+                    raw_message = ?, body_sha256 = ?
+                WHERE id = ?
+                """, arguments: [now, Data(retainedHeaders), bodyDigest, id])
         }
     }
 

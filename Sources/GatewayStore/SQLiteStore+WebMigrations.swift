@@ -66,4 +66,16 @@ extension SQLiteStore {
                 """)
         }
     }
+
+    /// Secrets at rest: a sent email keeps its headers and a digest, not its body (whose links are
+    /// live); sign-in links are never stored. Rows sent before this migration lose their bodies.
+    static func registerSecretsAtRestMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v6-secrets-at-rest") { db in
+            try db.execute(sql: """
+                ALTER TABLE outbox ADD COLUMN body_sha256 TEXT;
+                UPDATE outbox SET raw_message = NULL WHERE status IN ('sent', 'failed') OR kind = 'sign_in';
+                UPDATE outbox SET context = json_remove(context, '$.login_url') WHERE kind = 'sign_in';
+                """)
+        }
+    }
 }

@@ -42,6 +42,9 @@ public final class SQLiteStore: Sendable {
         configuration.maximumReaderCount = options.maximumReaderCount
         configuration.foreignKeysEnabled = true
         configuration.label = "approval-gateway"
+        // Overwritten and deleted content (a sent email's body, an ended session) is zeroed in the
+        // file, not left in free pages.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
         // Opening a new database switches it to WAL, which needs a lock SQLite's busy handler does
         // not wait for; opening and migrating hold the lock file instead (another process, such as
         // the server and a CLI command started together, waits for it).

@@ -205,8 +205,7 @@ struct LinkController: Sendable {
     /// remembers in this browser to come back to this page with the chosen action.
     func signInToConfirm(form: FormData, context: WebContext, handle: String, csrf: CSRF) async throws -> Response {
         guard let link = verifyLink(form["token"], handle: handle, purposes: [.review, .decide]) else { return try await invalidLink(csrf: csrf) }
-        let publicURL = web.settings.publicURL
-        let outcome = try await web.service.requestSignInToConfirm(link.claims, client: context.clientAddress) { "\(publicURL)/login/\($0)" }
+        let outcome = try await web.service.requestSignInToConfirm(link.claims, client: context.clientAddress)
         if outcome == .tooManyAttempts {
             return try await tokenMessage("Too many attempts", "Too many sign-in links were asked for. Wait a few minutes and try again.", viewer: nil, csrf: csrf, status: .tooManyRequests)
         }

@@ -33,8 +33,7 @@ struct SignInController: Sendable {
             )
         }
         let email = EmailAddress.normalize(raw)
-        let publicURL = web.settings.publicURL
-        switch try await web.service.requestSignInLink(email: email, client: context.clientAddress, linkURL: { "\(publicURL)/login/\($0)" }) {
+        switch try await web.service.requestSignInLink(email: email, client: context.clientAddress) {
         case .tooManyAttempts:
             return try await web.message(
                 "Too many attempts", "Too many sign-in links were asked for from here. Wait a few minutes and try again.",

@@ -87,7 +87,8 @@ import Testing
         let entry = OutboxEntry(
             id: 999, kind: kind, requestID: kind == .signIn ? nil : request.id, recipient: "approver2@example.test", reason: "notified",
             status: .pending, attempts: 0, createdAt: Date(), nextAttemptAt: Date(), sentAt: nil, lastError: nil, messageID: nil, rawMessage: nil,
-            context: ["refusal": "it was already denied by Abe Approver.", "login_url": "http://127.0.0.1:8080/login/x", "link_expires": "soon", "comment": "c"]
+            context: ["refusal_code": "not_pending", "state": "denied", "decided_by": "approver2@example.test",
+                      "link_expires": RFC3339.string(from: Date().addingTimeInterval(900)), "comment": "c"]
         )
         let message = try MailMessage(parsing: try await fixture.renderer.render(entry, now: Date()).raw)
         #expect(message.part("text/plain")?.isEmpty == false)

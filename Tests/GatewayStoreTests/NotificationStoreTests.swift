@@ -75,7 +75,7 @@ import Testing
         #expect(retried[0].rawMessage == Array("first".utf8))
         #expect(retried[0].attempts == 1)
         #expect(retried[0].lastError == "421 try later")
-        try await store.markOutboxSent(id: retried[0].id, now: start.addingTimeInterval(31))
+        try await store.markOutboxSent(id: retried[0].id, now: start.addingTimeInterval(31), retainedHeaders: Array("Subject: x\r\n".utf8), bodyDigest: "d")
 
         // The two never finished (a crashed worker) are claimed again after their lease.
         let reclaimed = try await store.claimOutbox(now: start.addingTimeInterval(60), limit: 10, lease: 60)

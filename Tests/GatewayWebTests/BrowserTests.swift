@@ -128,7 +128,7 @@ final class HeadlessChromium: @unchecked Sendable {
             ])
             #expect((asked[2]["text"] as? String)?.contains("Check your email") == true)
             let signIn = try #require(try await fixture.store.outboxEntries(status: nil, limit: 100).last { $0.kind == .signIn && $0.recipient == "approver1@example.test" })
-            let loginPath = String(try #require(signIn.context["login_url"]).dropFirst(WebFixture.publicURL.count))
+            let loginPath = try await fixture.signInPath(signIn)
             let confirmed = try await browser.run([
                 ["navigate": base + loginPath], ["click": "#sign-in"], ["exists": "#approve.primary"], ["click": "#approve"], ["text": true],
             ])

@@ -77,8 +77,7 @@ import Testing
             #expect(asked.status == .ok && asked.body.contains("Check your email"))
             let mail = try await fixture.store.outboxEntries(status: nil, limit: 100).filter { $0.kind == .signIn }
             #expect(mail.map(\.recipient) == ["approver1@example.test"])
-            let url = try #require(mail.first?.context["login_url"])
-            let loginPath = String(url.dropFirst(WebFixture.publicURL.count))
+            let loginPath = try await fixture.signInPath(try #require(mail.first))
 
             // The reviewer opens the emailed sign-in link in the same browser.
             let loginTarget = try #require(try await browser.get(loginPath).location)

@@ -16,7 +16,7 @@ import Testing
         fixture.clock.advance(by: 120)
         _ = try await fixture.gateway.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
         let claimed = try await fixture.store.claimOutbox(now: fixture.clock.now, limit: 2, lease: 60)
-        try await fixture.store.markOutboxSent(id: claimed[0].id, now: fixture.clock.now)
+        try await fixture.store.markOutboxSent(id: claimed[0].id, now: fixture.clock.now, retainedHeaders: [], bodyDigest: "d")
         try await fixture.store.markOutboxFailed(id: claimed[1].id, error: "550", now: fixture.clock.now)
         try await fixture.application().test(.router) { client in
             let health = try await client.execute(uri: "/healthz", method: .get)

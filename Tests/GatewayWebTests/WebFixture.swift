@@ -2,6 +2,8 @@ import ApprovalTokens
 import Foundation
 import GatewayApp
 import GatewayCore
+import GatewayMail
+import MailMessage
 import GatewayStore
 import GatewayWeb
 import Hummingbird
@@ -9,6 +11,7 @@ import HummingbirdTesting
 import GatewayTestSupport
 import Logging
 import Synchronization
+import Testing
 
 /// Every log line the server writes, to check that no token reaches the logs (LINK-9).
 final class LogRecorder: Sendable {
@@ -98,6 +101,21 @@ struct WebFixture {
 
     func application() async throws -> GatewayWebServer.WebApplication {
         try await GatewayWebServer.makeApplication(service: service, signer: signer, settings: settings, logger: logs.logger())
+    }
+
+    /// The sign-in link path (`/login/TOKEN`) of a queued sign-in email, as its recipient reads it:
+    /// the link is signed when the email is rendered and never stored.
+    func signInPath(_ entry: OutboxEntry) async throws -> String {
+        let renderer = NotificationRenderer(
+            templates: try await EmailTemplates(directory: Self.projectRoot.appendingPathComponent("templates").path),
+            settings: RenderSettings(publicURL: Self.publicURL, replyAddress: "gateway+{key}@example.test", fromAddress: "gateway@example.test", fromName: "Approval Gateway"),
+            signer: signer, store: store
+        )
+        let message = try MailMessage(parsing: try await renderer.render(entry, now: clock.now).raw)
+        let text = try #require(message.allParts.first { $0.contentType.mimeType == "text/plain" }?.text())
+        let start = try #require(text.range(of: Self.publicURL + "/login/"))
+        let token = text[start.upperBound...].prefix { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+        return "/login/" + token
     }
 
     /// Opens a request as `requester`.

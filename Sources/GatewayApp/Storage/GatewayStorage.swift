@@ -17,9 +17,12 @@ public protocol GatewayStorage: Sendable {
 
     /// Claims up to `limit` due emails for `lease` seconds; unfinished claims are reclaimed after it.
     func claimOutbox(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxEntry]
-    /// Keeps an email's first rendering so that retries resend identical bytes (SMTP-3).
-    func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]) async throws
-    func markOutboxSent(id: Int64, now: Date) async throws
+    /// Keeps an email's first rendering so that retries resend identical bytes (SMTP-3); `raw` is
+    /// `nil` for an email that is rendered afresh on each attempt (a sign-in link is never stored).
+    func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]?) async throws
+    /// Records that SMTP accepted the email, keeping only its header block (reply keys redacted)
+    /// and the SHA-256 of the whole message: the body and its signed links are dropped.
+    func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws
     func markOutboxRetry(id: Int64, error: String, retryAt: Date) async throws
     func markOutboxFailed(id: Int64, error: String, now: Date) async throws
     /// Gives claimed, unsent emails back (graceful shutdown): they are due again at once.
