@@ -144,7 +144,7 @@ let package = Package(
             dependencies: ["GatewayApp", "GatewayCore", "GatewayStore", "GatewayTestSupport", "ApprovalTokens"]
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "GatewayCore"]),
-        .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI"]),
+        .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "GatewayMailTests",
             dependencies: [

@@ -95,3 +95,15 @@ extension ApprovalService {
         try await storage.read { try $0.outboxEntries(status: status, limit: limit) }
     }
 }
+
+extension ApprovalService {
+    /// Walks the audit log's hash chain (`audit verify`).
+    public func verifyAuditChain() async throws -> AuditChainReport {
+        try await storage.verifyAuditChain()
+    }
+
+    /// Audit records since an instant, oldest first, in pages (`audit export`).
+    public func auditRecords(since: Date, afterID: Int64, limit: Int) async throws -> [AuditEntry] {
+        try await storage.read { try $0.auditLog(since: since, afterID: afterID, limit: limit) }
+    }
+}

@@ -36,11 +36,16 @@ public struct AuditEntry: Sendable, Hashable, Codable, Identifiable {
     public var reason: String?
     /// Channel evidence and any other context. Never a token or a secret.
     public var detail: [String: String]
+    /// The SHA-256 chain: the previous record's hash and this record's (set once stored).
+    public var previousHash: String?
+    public var hash: String?
 
     public init(
         id: Int64 = 0, at: Date, action: AuditAction, actor: String?, requestID: Int64? = nil, channel: DecisionChannel? = nil,
-        outcome: AuditOutcome, reason: String? = nil, detail: [String: String] = [:]
+        outcome: AuditOutcome, reason: String? = nil, detail: [String: String] = [:], previousHash: String? = nil, hash: String? = nil
     ) {
+        self.previousHash = previousHash
+        self.hash = hash
         self.id = id
         self.at = at
         self.action = action

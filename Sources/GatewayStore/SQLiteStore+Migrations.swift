@@ -144,6 +144,7 @@ extension SQLiteStore {
         registerWebMigrations(&migrator)
         registerServiceMigrations(&migrator)
         registerSecretsAtRestMigrations(&migrator)
+        AuditChain.registerMigration(&migrator)
         return migrator
     }
 

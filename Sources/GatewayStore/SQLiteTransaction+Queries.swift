@@ -98,6 +98,11 @@ extension SQLiteTransaction: QueryRepository {
         return try rows.map(AuditEntry.init(row:))
     }
 
+    func auditLog(since: Date, afterID: Int64, limit: Int) throws -> [AuditEntry] {
+        try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE at >= ? AND id > ? ORDER BY id LIMIT ?", arguments: [since, afterID, limit])
+            .map(AuditEntry.init(row:))
+    }
+
     func outboxEntries(status: OutboxStatus?, limit: Int) throws -> [OutboxEntry] {
         if let status {
             return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id LIMIT ?", arguments: [status.rawValue, limit]).map(OutboxEntry.init(row:))

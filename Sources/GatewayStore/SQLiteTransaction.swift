@@ -24,12 +24,21 @@ extension SQLiteStore: GatewayStorage {
 
 extension SQLiteTransaction: AuditRepository {
     /// Appends one audit record (AUDIT-1). The table rejects updates and deletes.
+    /// Appends one audit record (AUDIT-1), linked into the hash chain. The table rejects updates
+    /// and deletes; the chain shows any edit made around that.
     func appendAudit(_ entry: AuditEntry) throws {
         let json = String(decoding: try JSONEncoder.sorted.encode(entry.detail), as: UTF8.self)
+        // Hash the instant exactly as it is stored.
+        guard case .string(let at) = entry.at.databaseValue.storage else { throw StoreError("an audit time did not encode as text") }
+        let previous = try AuditChain.head(db)
+        let hash = AuditChain.hash(
+            at: at, action: entry.action.rawValue, actor: entry.actor, requestID: entry.requestID, channel: entry.channel?.rawValue,
+            outcome: entry.outcome.rawValue, reason: entry.reason, detail: json, previous: previous
+        )
         try db.execute(sql: """
-            INSERT INTO audit_log (at, action, actor, request_id, channel, outcome, reason, detail)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [entry.at, entry.action.rawValue, entry.actor, entry.requestID, entry.channel?.rawValue, entry.outcome.rawValue, entry.reason, json])
+            INSERT INTO audit_log (at, action, actor, request_id, channel, outcome, reason, detail, prev_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [at, entry.action.rawValue, entry.actor, entry.requestID, entry.channel?.rawValue, entry.outcome.rawValue, entry.reason, json, previous, hash])
     }
 }
 

@@ -37,6 +37,11 @@ public protocol GatewayStorage: Sendable {
     func metadata(_ key: String) async throws -> String?
     func setMetadata(_ key: String, _ value: String) async throws
 
+    // MARK: The audit log's integrity
+
+    /// Walks the audit log's hash chain and reports the first record that breaks it.
+    func verifyAuditChain() async throws -> AuditChainReport
+
     // MARK: The inbox's place in its mailbox
 
     func mailboxCursor(_ mailbox: String) async throws -> MailboxCursor?
@@ -68,4 +73,27 @@ extension GatewayStorage {
     }
     public func grants(user: String) async throws -> [Grant] { try await read { try $0.grants(user: user) } }
     public func apiKeys() async throws -> [APIKey] { try await read { try $0.apiKeys() } }
+}
+
+/// The result of walking the audit log's hash chain.
+public struct AuditChainReport: Sendable, Hashable {
+    /// A record where the chain breaks, and how.
+    public struct Break: Sendable, Hashable {
+        public var id: Int64
+        public var problem: String
+
+        public init(id: Int64, problem: String) {
+            self.id = id
+            self.problem = problem
+        }
+    }
+
+    /// How many records verified before the first break (all of them when there is none).
+    public var records: Int
+    public var firstBroken: Break?
+
+    public init(records: Int, firstBroken: Break?) {
+        self.records = records
+        self.firstBroken = firstBroken
+    }
 }

@@ -139,6 +139,8 @@ public protocol QueryRepository {
     func grant(requestID: Int64) throws -> Grant?
     /// Audit records, oldest first; for one request when `requestID` is set.
     func auditLog(requestID: Int64?) throws -> [AuditEntry]
+    /// Audit records at or after `since`, oldest first, at most `limit`, after record `afterID`.
+    func auditLog(since: Date, afterID: Int64, limit: Int) throws -> [AuditEntry]
     func outboxEntries(status: OutboxStatus?, limit: Int) throws -> [OutboxEntry]
     /// Inbound messages, newest first.
     func inboundMessages(limit: Int) throws -> [InboundRecord]
