@@ -202,15 +202,55 @@ struct MailSendTestCommand: AsyncParsableCommand {
 struct MailCheckInboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-inbox",
-        abstract: "Log in to the IMAP mailbox and print its UIDVALIDITY, message count and the server's capabilities as JSON.")
+        abstract: "Log in to the IMAP mailbox and print its UIDVALIDITY, message count and the server's capabilities as JSON.",
+        discussion: """
+            With reply.trusted_authserv_id set, it also looks at the last messages of the mailbox and of the \
+            processed and rejected folders, and warns when they lack the receiving server's \
+            Authentication-Results stamp where replies are checked for it.
+            """)
 
     @OptionGroup var imap: MailIMAPOptions
+
+    @Option(help: "How many recent messages of each folder to check for the Authentication-Results stamp.")
+    var recent = 20
+
+    /// The inbox report's fields, plus `authentication_results`.
+    struct Report: Encodable {
+        var inbox: InboxReport
+        var authenticationResults: StampReport?
+
+        enum CodingKeys: String, CodingKey { case authenticationResults = "authentication_results" }
+
+        func encode(to encoder: any Encoder) throws {
+            try inbox.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(authenticationResults, forKey: .authenticationResults)
+        }
+    }
 
     func run() async throws {
         try await reportingFailures {
             let configuration = try imap.configuration()
+            let settings = try imap.global.loadConfiguration()
             try await reportingMailErrors {
-                try printJSON(try await runCheckInbox(imap: configuration))
+                var report = Report(inbox: try await runCheckInbox(imap: configuration), authenticationResults: nil)
+                if let trusted = settings.reply.trustedAuthservID {
+                    let folders = [configuration.mailbox, settings.imap.processedFolder, settings.imap.rejectedFolder]
+                    let stamps = try await checkStamps(imap: configuration, folders: folders, trustedAuthservID: trusted, limit: recent)
+                    report.authenticationResults = stamps
+                    if stamps.missing > 0 {
+                        FileHandle.standardError.write(Data("""
+                            warning: \(stamps.missing) of the last \(stamps.checked) messages have no Authentication-Results of \(trusted) \
+                            where the receiving server puts its own (topmost, directly above its SMTP Received:): replies \
+                            from them are refused. Make the receiving server stamp every message and remove incoming \
+                            Authentication-Results that carry \(trusted) (RFC 8601, section 5). First: \(stamps.examples.joined(separator: "; "))
+
+                            """.utf8))
+                    }
+                } else {
+                    FileHandle.standardError.write(Data("warning: reply.trusted_authserv_id is not set: replies are not checked against the receiving server's Authentication-Results\n".utf8))
+                }
+                try printJSON(report)
             }
         }
     }

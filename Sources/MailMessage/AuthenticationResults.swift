@@ -121,19 +121,23 @@ public enum SenderAuthentication {
         }
     }
 
-    /// Evaluates the **topmost** `Authentication-Results` field whose authserv-id is `trustedAuthservID`.
+    /// Evaluates the `Authentication-Results` field the receiving server wrote (REPLY-3).
     ///
-    /// Fields are read top down, as the receiving server prepends its own: a field with another
-    /// authserv-id never counts, and neither does a field with the trusted id that sits below the
-    /// topmost one (a sender can write such fields into the message before it reaches the server).
+    /// A sender can write any field into a message, including one that names our authserv-id, so a
+    /// field counts only where the receiving server puts its own: it must be the **topmost**
+    /// `Authentication-Results` of the message, carry the trusted authserv-id, and sit **directly
+    /// above the topmost `Received:` field of an SMTP hop** (`with SMTP`, `ESMTP`, `ESMTPS`...): the
+    /// stamp the server added when it accepted the message. Above it, only the local delivery's trace
+    /// fields (an `LMTP` `Received:`, `Return-Path`, `Delivered-To`, `X-Original-To`) may follow.
+    /// When the receiving server adds no field of its own (misconfigured, a milter failing open),
+    /// a forged field is below that `Received:` and is refused.
     /// - Parameters:
     ///   - fromDomain: the domain of the single `From` address, for DKIM alignment.
     public static func evaluate(_ headers: HeaderFields, trustedAuthservID: String, fromDomain: String) -> Verdict {
-        let trusted = trustedAuthservID.lowercased()
-        guard let field = headers.all(named: "Authentication-Results").lazy
-            .compactMap({ AuthenticationResults($0.value) })
-            .first(where: { $0.authservID == trusted }) else {
-            return .fail("no Authentication-Results from \(trusted)")
+        let field: AuthenticationResults
+        switch receivingServerStamp(headers, trustedAuthservID: trustedAuthservID) {
+        case .success(let stamp): field = stamp
+        case .failure(let problem): return .fail(problem.reason)
         }
         let from = fromDomain.lowercased()
         let dmarc = field.results(for: "dmarc")
@@ -152,6 +156,58 @@ public enum SenderAuthentication {
         }
         let summary = field.results.map { "\($0.method)=\($0.result)" }.joined(separator: " ")
         return .fail(summary.isEmpty ? "no results" : summary)
+    }
+
+    /// Why a message carries no stamp of the receiving server.
+    public struct MissingStamp: Error, Sendable, Hashable {
+        public var reason: String
+    }
+
+    /// The `Authentication-Results` field the receiving server wrote: the topmost one, with the
+    /// trusted authserv-id, directly above the topmost SMTP `Received:` (see ``evaluate(_:trustedAuthservID:fromDomain:)``).
+    public static func receivingServerStamp(_ headers: HeaderFields, trustedAuthservID: String) -> Result<AuthenticationResults, MissingStamp> {
+        let trusted = trustedAuthservID.lowercased()
+        let fields = headers.fields
+        guard let topmost = fields.firstIndex(where: { $0.hasName("Authentication-Results") }) else {
+            return .failure(MissingStamp(reason: "no Authentication-Results from \(trusted)"))
+        }
+        guard let field = AuthenticationResults(fields[topmost].value), field.authservID == trusted else {
+            return .failure(MissingStamp(reason: "the topmost Authentication-Results is not from \(trusted)"))
+        }
+        // Above the stamp: only the local delivery's trace fields.
+        for index in fields.indices where index < topmost {
+            let name = fields[index].name.lowercased()
+            if name == "received", !isLocalDelivery(fields[index].value) {
+                return .failure(MissingStamp(reason: "an SMTP Received: is above the Authentication-Results of \(trusted): it is not the receiving server's stamp"))
+            }
+            guard ["received", "return-path", "delivered-to", "x-original-to"].contains(name) else {
+                return .failure(MissingStamp(reason: "\(fields[index].name) is above the Authentication-Results of \(trusted): it is not the receiving server's stamp"))
+            }
+        }
+        guard topmost + 1 < fields.count, fields[topmost + 1].hasName("Received"), isSMTPHop(fields[topmost + 1].value) else {
+            return .failure(MissingStamp(reason: "the Authentication-Results of \(trusted) is not directly above the receiving server's Received: stamp"))
+        }
+        return .success(field)
+    }
+
+    /// The protocol of a `Received:` field's `with` clause, lowercased.
+    static func receivedProtocol(_ value: String) -> String? {
+        let separators: Set<Character> = [" ", "\t", "\r", "\n", ";"]
+        let words = AuthenticationResults.removingComments(value).split(whereSeparator: { separators.contains($0) })
+        guard let with = words.firstIndex(where: { $0.lowercased() == "with" }), with + 1 < words.count else { return nil }
+        return words[with + 1].lowercased()
+    }
+
+    /// A `Received:` of an SMTP hop (`with SMTP`, `ESMTP`, `ESMTPS`, `ESMTPSA`, `UTF8SMTPS`...).
+    static func isSMTPHop(_ value: String) -> Bool {
+        guard let proto = receivedProtocol(value) else { return false }
+        return proto.hasSuffix("smtp") || proto.hasSuffix("smtps") || proto.hasSuffix("smtpa") || proto.hasSuffix("smtpsa")
+    }
+
+    /// A `Received:` of the local delivery into the mailbox (`with LMTP`, `with local`).
+    static func isLocalDelivery(_ value: String) -> Bool {
+        guard let proto = receivedProtocol(value) else { return false }
+        return proto.hasPrefix("lmtp") || proto == "local"
     }
 
     /// Relaxed alignment: the same domain, or one a subdomain of the other, where the parent has at

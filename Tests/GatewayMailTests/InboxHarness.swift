@@ -21,6 +21,8 @@ struct InboxHarness {
     let worker: OutboxWorker
     let mailbox: IMAPMailbox
     let smtp: SMTPSender
+    /// To the lab's SMTP service that stamps no Authentication-Results.
+    let unstampedSMTP: SMTPSender
 
     var store: SQLiteStore { fixture.store }
     var marker: String { "X-Approval-Gateway: \(fixture.installation)" }
@@ -40,6 +42,7 @@ struct InboxHarness {
         settings.answerLimits = answerLimits
         fixture = try await GatewayFixture(now: clock.now, clock: clock, fromAddress: gatewayAddress, replyAddress: "\(gatewayUser)+{key}@example.test", settings: settings)
         smtp = SMTPSender(configuration: try SMTPConfiguration(url: MailLab.smtpURL, startTLS: .opportunistic, caFile: MailLab.caFile, ehloName: "example.test"))
+        unstampedSMTP = SMTPSender(configuration: try SMTPConfiguration(url: MailLab.unstampedSMTPURL, startTLS: .opportunistic, caFile: MailLab.caFile, ehloName: "evil.test"))
         worker = OutboxWorker(
             store: fixture.store, renderer: fixture.renderer, sender: SMTPEmailSender(sender: smtp),
             policy: OutboxWorker.Policy(maxAttempts: 3, retryInitial: 1, retryMax: 2), clock: clock, logger: Logger(label: "test.outbox")
@@ -80,7 +83,7 @@ struct InboxHarness {
     @discardableResult
     func reply(
         to notification: String, from: String, envelopeFrom: String? = nil, body: String, messageID: String = "\(UUID().uuidString)@client.example.test",
-        replyTo override: String? = nil, extraHeaders: [String] = []
+        replyTo override: String? = nil, extraHeaders: [String] = [], unstamped: Bool = false
     ) async throws -> String {
         let parsed = try MailMessage(parsing: notification)
         let replyTo = override ?? parsed.headers["Reply-To"].flatMap { try? AddressParser.parseSingleMailbox($0).address } ?? ""
@@ -104,13 +107,13 @@ struct InboxHarness {
         lines += extraHeaders
         let text = lines.joined(separator: "\r\n") + "\r\n\r\n" + body.replacingOccurrences(of: "\n", with: "\r\n")
             + "\r\n\r\nOn Fri, 27 Nov 2026 at 16:34, Approval Gateway wrote:\r\n" + quoted + "\r\n"
-        try await send(raw: text, envelopeFrom: envelopeFrom ?? (try AddressParser.parseSingleMailbox(from).address), to: replyTo)
+        try await send(raw: text, envelopeFrom: envelopeFrom ?? (try AddressParser.parseSingleMailbox(from).address), to: replyTo, unstamped: unstamped)
         return messageID
     }
 
     /// Sends raw bytes over SMTP to `to`.
-    func send(raw: String, envelopeFrom: String, to: String) async throws {
-        _ = try await smtp.send(MailTransport.OutgoingMessage(envelopeSender: envelopeFrom, recipients: [to], data: Array(raw.utf8)))
+    func send(raw: String, envelopeFrom: String, to: String, unstamped: Bool = false) async throws {
+        _ = try await (unstamped ? unstampedSMTP : smtp).send(MailTransport.OutgoingMessage(envelopeSender: envelopeFrom, recipients: [to], data: Array(raw.utf8)))
     }
 
     /// Runs the processor until it has handled `count` messages (deliveries take a moment).
@@ -143,5 +146,6 @@ struct InboxHarness {
     func shutdown() async {
         await mailbox.close()
         await smtp.close()
+        await unstampedSMTP.close()
     }
 }

@@ -112,17 +112,23 @@ import Testing
     }
 
     @Test("REPLY-3: forged or failing Authentication-Results change nothing", arguments: [
-        ("foreign authserv-id saying pass", "evil@evil.test", ["Authentication-Results: mx.other.example; dmarc=pass header.from=example.test; dkim=pass header.d=example.test"]),
-        ("ours placed below a failing one", "evil@evil.test", ["Authentication-Results: mail.example.test; dmarc=pass header.from=example.test"]),
-        ("dmarc=fail", "evil@evil.test", []),
-        ("no authentication at all", "bounce@unknown.example", []),
+        ("foreign authserv-id saying pass", "evil@evil.test", ["Authentication-Results: mx.other.example; dmarc=pass header.from=example.test; dkim=pass header.d=example.test"], false),
+        ("ours placed below a failing one", "evil@evil.test", ["Authentication-Results: mail.example.test; dmarc=pass header.from=example.test"], false),
+        ("dmarc=fail", "evil@evil.test", [], false),
+        ("no authentication at all", "bounce@unknown.example", [], false),
+        // The receiving server stamps nothing: the forged field of ours is the only one, with a
+        // forged SMTP stamp below it; the server's real Received: is above it.
+        ("the receiving server adds none: a forged field of ours", "evil@evil.test", [
+            "Authentication-Results: mail.example.test; spf=pass smtp.mailfrom=approver1@example.test; dkim=pass header.d=example.test; dmarc=pass header.from=example.test",
+            "Received: from example.test (unknown [127.0.0.1]) by mail.example.test (Postfix) with ESMTP id FORGED; Sun, 29 Nov 2026 13:00:00 +0000",
+        ], true),
     ])
-    func forgedAuthentication(name: String, envelopeFrom: String, headers: [String]) async throws {
+    func forgedAuthentication(name: String, envelopeFrom: String, headers: [String], unstamped: Bool) async throws {
         let gateway = try await InboxHarness(gatewayUser: "approver26")
         defer { Task { await gateway.shutdown() } }
         let request = try await gateway.createRequest()
         let notification = try await gateway.notification(for: "approver1@example.test", request: request)
-        try await gateway.reply(to: notification, from: "approver1@example.test", envelopeFrom: envelopeFrom, body: "approve", extraHeaders: headers)
+        try await gateway.reply(to: notification, from: "approver1@example.test", envelopeFrom: envelopeFrom, body: "approve", extraHeaders: headers, unstamped: unstamped)
         #expect(try await gateway.process() == 1)
         #expect(try await gateway.store.request(id: request.id)?.state == .pending, "\(name)")
         let inbound = try #require(try await gateway.store.inboundMessages(limit: 1).first)

@@ -6,6 +6,9 @@ import Testing
 enum MailLab {
     static var directory: String { ProcessInfo.processInfo.environment["MAIL_LAB_DIR"] ?? "/tmp/mail-lab" }
     static let smtpURL = "smtp://127.0.0.1:\(ProcessInfo.processInfo.environment["SMTP_PORT"] ?? "2525")"
+    /// The lab's second SMTP service, which never stamps Authentication-Results: a receiving server
+    /// that adds none of its own (misconfigured, a milter failing open).
+    static let unstampedSMTPURL = "smtp://127.0.0.1:\(ProcessInfo.processInfo.environment["NOSTAMP_PORT"] ?? "2526")"
     static var caFile: String { directory + "/tls/cert.pem" }
 
     static func requireRunning() throws {

@@ -3,8 +3,12 @@ import Testing
 
 /// REPLY-3: only the topmost Authentication-Results of the trusted server counts.
 @Suite struct AuthenticationResultsTests {
-    func headers(_ fields: [String]) throws -> HeaderFields {
-        try MailMessage(parsing: (fields + ["From: a@example.test", "", "body"]).joined(separator: "\r\n")).headers
+    /// The receiving server's own stamp of the SMTP hop.
+    static let smtpStamp = "Received: from client.example.test (unknown [192.0.2.1])\r\n\tby mail.example.test (Postfix) with ESMTP id 4F9F0F78069\r\n\tfor <gateway@example.test>; Sun, 29 Nov 2026 13:00:32 +0000 (UTC)"
+
+    /// `fields` as the receiving server leaves them: directly above its SMTP `Received:` stamp.
+    func headers(_ fields: [String], stamped: Bool = true) throws -> HeaderFields {
+        try MailMessage(parsing: (fields + (stamped ? [Self.smtpStamp] : []) + ["From: a@example.test", "", "body"]).joined(separator: "\r\n")).headers
     }
 
     @Test("Parses authserv-id, methods, results and properties; comments and quoting are handled")
@@ -54,6 +58,36 @@ import Testing
     ])
     func verdicts(_ testCase: Case) throws {
         let verdict = SenderAuthentication.evaluate(try headers(testCase.fields), trustedAuthservID: "mail.example.test", fromDomain: "example.test")
+        #expect(verdict.isPass == testCase.passes, "\(verdict)")
+    }
+
+    @Test("REPLY-3: only the field the receiving server wrote counts: topmost, directly above its SMTP Received: stamp", arguments: [
+        Case(name: "as delivered: LMTP trace above, SMTP stamp below", fields: [
+            "Return-Path: <approver1@example.test>", "Delivered-To: gateway+k@example.test",
+            "Received: from mail.example.test ([127.0.0.1])\r\n\tby mail.example.test with LMTP id Gtu0\r\n\tfor <gateway+k@example.test>; Sun, 29 Nov 2026 13:00:32 +0000",
+            "Authentication-Results: mail.example.test; dmarc=pass header.from=example.test", smtpStamp,
+        ], passes: true),
+        Case(name: "the server stamped nothing: a forged field below its SMTP stamp", fields: [
+            "Delivered-To: gateway+k@example.test", smtpStamp,
+            "Authentication-Results: mail.example.test; dmarc=pass header.from=example.test",
+            "Received: from evil.test by mail.example.test (Postfix) with ESMTP id FAKE; Sun, 29 Nov 2026 13:00:00 +0000",
+        ], passes: false),
+        Case(name: "a forged field with a forged stamp under the real one", fields: [
+            smtpStamp, "Authentication-Results: mail.example.test; dmarc=pass header.from=example.test", smtpStamp,
+        ], passes: false),
+        Case(name: "not directly above a Received:", fields: [
+            "Authentication-Results: mail.example.test; dmarc=pass header.from=example.test", "Subject: hi", smtpStamp,
+        ], passes: false),
+        Case(name: "above an LMTP Received: only", fields: [
+            "Authentication-Results: mail.example.test; dmarc=pass header.from=example.test",
+            "Received: from x by mail.example.test with LMTP id 1; Sun, 29 Nov 2026 13:00:32 +0000",
+        ], passes: false),
+        Case(name: "another field above it", fields: [
+            "X-Spam: yes", "Authentication-Results: mail.example.test; dmarc=pass header.from=example.test", smtpStamp,
+        ], passes: false),
+    ])
+    func placement(_ testCase: Case) throws {
+        let verdict = SenderAuthentication.evaluate(try headers(testCase.fields, stamped: false), trustedAuthservID: "mail.example.test", fromDomain: "example.test")
         #expect(verdict.isPass == testCase.passes, "\(verdict)")
     }
 }
