@@ -37,9 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
             let service = ApprovalService(storage: context.store, keyRing: keyRing)
             let templates = try await EmailTemplates(directory: configuration.templates)
             let smtp = try configuration.smtp.transportConfiguration()
-            if !configuration.smtp.verifyCertificates {
-                logger.warning("smtp.verify_certificates is false: the SMTP server's certificate is NOT verified")
-            }
+            for warning in configuration.transportWarnings { logger.warning("\(warning)") }
             let renderer = NotificationRenderer(
                 templates: templates,
                 settings: RenderSettings(
@@ -107,9 +105,6 @@ struct ServeCommand: AsyncParsableCommand {
             } else {
                 logger.warning("!!! reply.require_authentication is false and no reply.trusted_authserv_id is set: replies are accepted on the reply token and the From address ALONE, which a forged From can defeat if the reply address leaks. Configure reply.trusted_authserv_id for production. !!!")
             }
-        }
-        if !configuration.imap.verifyCertificates {
-            logger.warning("imap.verify_certificates is false: the IMAP server's certificate is NOT verified")
         }
         let imap = try configuration.imap.transportConfiguration()
         let mailbox = IMAPMailbox(configuration: imap, logger: Logger(label: "approval-gateway.imap"))

@@ -10,6 +10,19 @@ public enum StartTLSSetting: String, Sendable, CaseIterable {
     case opportunistic
     /// Never upgrade (loopback test servers only).
     case off
+
+    /// The policy when the configuration names none: `required` for every server that is not on
+    /// loopback (a network attacker must not be able to strip STARTTLS and read the links), and
+    /// `opportunistic` on loopback, where the traffic never leaves the machine.
+    public static func `default`(for url: String) -> StartTLSSetting {
+        isLoopback(url) ? .opportunistic : .required
+    }
+
+    /// Whether the URL's host is `localhost`, in 127.0.0.0/8 or `::1`.
+    public static func isLoopback(_ url: String) -> Bool {
+        guard let host = URL(string: url)?.host?.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]")) else { return false }
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
 }
 
 /// Outgoing mail.
@@ -135,7 +148,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
         ("smtp.password", .string, nil),
         ("smtp.from", .email, "gateway@example.test"),
         ("smtp.ca_file", .path, nil),
-        ("smtp.starttls", .choice(StartTLSSetting.allCases.map(\.rawValue)), "opportunistic"),
+        // No fixed default: `required` unless the server is on loopback (see `StartTLSSetting.default(for:)`).
+        ("smtp.starttls", .choice(StartTLSSetting.allCases.map(\.rawValue)), nil),
         ("smtp.verify_certificates", .bool, "true"),
         ("smtp.timeout", .duration, "30s"),
         ("smtp.max_attempts", .positiveInt, "10"),
@@ -149,7 +163,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
         ("imap.username", .string, nil),
         ("imap.password", .string, nil),
         ("imap.ca_file", .path, nil),
-        ("imap.starttls", .choice(StartTLSSetting.allCases.map(\.rawValue)), "opportunistic"),
+        ("imap.starttls", .choice(StartTLSSetting.allCases.map(\.rawValue)), nil),
         ("imap.verify_certificates", .bool, "true"),
         ("imap.processed_folder", .string, "Processed"),
         ("imap.rejected_folder", .string, "Rejected"),
@@ -206,7 +220,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
         func string(_ key: String) -> String? { typed[key] as? String }
         func int(_ key: String) -> Int { typed[key] as! Int }
         func bool(_ key: String) -> Bool { typed[key] as! Bool }
-        func tls(_ key: String) -> StartTLSSetting { StartTLSSetting(rawValue: string(key)!)! }
+        func tls(_ key: String, url: String) -> StartTLSSetting {
+            string(key).flatMap(StartTLSSetting.init(rawValue:)) ?? StartTLSSetting.default(for: url)
+        }
         let configuration = GatewayConfiguration(
             database: string("database")!,
             directory: string("directory"),
@@ -214,7 +230,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
             http: HTTPSettings(listen: string("http.listen")!, publicURL: string("http.public_url")!),
             smtp: SMTPSettings(
                 url: string("smtp.url")!, username: string("smtp.username"), password: string("smtp.password"),
-                from: string("smtp.from")!, caFile: string("smtp.ca_file"), startTLS: tls("smtp.starttls"),
+                from: string("smtp.from")!, caFile: string("smtp.ca_file"), startTLS: tls("smtp.starttls", url: string("smtp.url")!),
                 verifyCertificates: bool("smtp.verify_certificates"), timeoutSeconds: int("smtp.timeout")
             ),
             delivery: DeliverySettings(
@@ -228,7 +244,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
             ),
             imap: IMAPSettings(
                 url: string("imap.url")!, username: string("imap.username"), password: string("imap.password"),
-                caFile: string("imap.ca_file"), startTLS: tls("imap.starttls"),
+                caFile: string("imap.ca_file"), startTLS: tls("imap.starttls", url: string("imap.url")!),
                 verifyCertificates: bool("imap.verify_certificates"),
                 processedFolder: string("imap.processed_folder")!, rejectedFolder: string("imap.rejected_folder")!,
                 pollIntervalSeconds: int("imap.poll_interval"), maxMessageBytes: int("imap.max_message_bytes"),
@@ -306,5 +322,28 @@ public struct GatewayConfiguration: Sendable, Hashable {
             walker.problem(source, nil, "must be an address containing {key}, e.g. gateway+{key}@example.com, not \"\(value)\"")
         }
         return nil
+    }
+
+    /// What an operator should hear at start about transport security: STARTTLS that an attacker on
+    /// the network could strip, and certificate checks switched off.
+    public var transportWarnings: [String] {
+        var warnings: [String] = []
+        for (name, url, setting, verify) in [("smtp", smtp.url, smtp.startTLS, smtp.verifyCertificates), ("imap", imap.url, imap.startTLS, imap.verifyCertificates)] {
+            let implicitTLS = url.lowercased().hasPrefix("smtps://") || url.lowercased().hasPrefix("imaps://")
+            let loopback = StartTLSSetting.isLoopback(url)
+            if !implicitTLS, !loopback {
+                switch setting {
+                case .required: break
+                case .opportunistic:
+                    warnings.append("\(name).starttls is opportunistic for \(url): an attacker on the network can strip STARTTLS and read or change the mail (links, reply keys, passwords); use required")
+                case .off:
+                    warnings.append("\(name).starttls is off for \(url): mail and passwords cross the network in clear text; use required or \(name)s://")
+                }
+            }
+            if !verify {
+                warnings.append("\(name).verify_certificates is false: the \(name.uppercased()) server's certificate is NOT verified")
+            }
+        }
+        return warnings
     }
 }

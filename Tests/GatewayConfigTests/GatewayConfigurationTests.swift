@@ -14,6 +14,29 @@ import Testing
         #expect(configuration.reply.requireAuthentication)
     }
 
+    @Test("STARTTLS defaults to required for every server that is not on loopback; weaker settings are warned about")
+    func transportSecurityDefaults() throws {
+        let remote = try GatewayConfiguration.parse(
+            "smtp:\n  url: smtp://mail.example.com:587\nimap:\n  url: imap://imap.example.com/INBOX\n", file: "gateway.yaml", baseDirectory: "/"
+        )
+        #expect(remote.smtp.startTLS == .required && remote.imap.startTLS == .required)
+        #expect(remote.transportWarnings.isEmpty)
+        let loopback = try GatewayConfiguration.parse("smtp:\n  url: smtp://localhost:2525\n", file: "gateway.yaml", baseDirectory: "/")
+        #expect(loopback.smtp.startTLS == .opportunistic && loopback.imap.startTLS == .opportunistic)
+        #expect(loopback.transportWarnings.isEmpty)
+        let weak = try GatewayConfiguration.parse(
+            "smtp:\n  url: smtp://mail.example.com:25\n  starttls: opportunistic\nimap:\n  url: imap://imap.example.com/INBOX\n  starttls: off\n  verify_certificates: false\n",
+            file: "gateway.yaml", baseDirectory: "/"
+        )
+        #expect(weak.smtp.startTLS == .opportunistic && weak.imap.startTLS == .off)
+        #expect(weak.transportWarnings.count == 3)
+        #expect(weak.transportWarnings.contains { $0.hasPrefix("smtp.starttls is opportunistic for smtp://mail.example.com:25") })
+        #expect(weak.transportWarnings.contains { $0.hasPrefix("imap.starttls is off") })
+        #expect(weak.transportWarnings.contains { $0.hasPrefix("imap.verify_certificates is false") })
+        let implicit = try GatewayConfiguration.parse("smtp:\n  url: smtps://mail.example.com:465\n", file: "gateway.yaml", baseDirectory: "/")
+        #expect(implicit.transportWarnings.isEmpty)
+    }
+
     @Test("Relative paths resolve against the configuration file's directory")
     func relativePaths() throws {
         let configuration = try GatewayConfiguration.parse(
