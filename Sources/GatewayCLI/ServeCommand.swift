@@ -75,7 +75,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let web = try await GatewayWebServer.makeApplication(
                 service: service, signer: TokenSigner(keyRing: keyRing),
-                settings: WebSettings(listen: configuration.http.listen, publicURL: configuration.http.publicURL, templatesDirectory: configuration.templates),
+                settings: try Self.webSettings(configuration),
                 logger: Logger(label: "approval-gateway.web")
             )
             services.append(.init(service: web))
@@ -90,6 +90,12 @@ struct ServeCommand: AsyncParsableCommand {
             try await group.run()
             logger.info("approval-gateway stopped")
         }
+    }
+
+    static func webSettings(_ configuration: GatewayConfiguration) throws -> WebSettings {
+        var settings = try WebSettings(listen: configuration.http.listen, publicURL: configuration.http.publicURL, templatesDirectory: configuration.templates)
+        settings.trustedProxies = configuration.http.trustedProxies
+        return settings
     }
 
     /// The inbox processor for the configured mailbox, or `nil` (with a warning) when no mailbox is configured.

@@ -88,6 +88,9 @@ public struct HTTPSettings: Sendable, Hashable {
     public var listen: String
     /// The URL the gateway's links point to.
     public var publicURL: String
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR blocks); empty
+    /// when the gateway faces clients directly.
+    public var trustedProxies: [IPAddressRange] = []
 }
 
 /// Decisions by email reply.
@@ -132,8 +135,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
     /// The prefix of environment overrides.
     public static let environmentPrefix = "APPROVAL_GATEWAY_"
 
-    enum Kind {
-        case string, path, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress
+    enum Kind: Equatable {
+        case string, path, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress, addressList
     }
 
     /// Every key the file may hold, with its kind and default.
@@ -143,6 +146,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
         ("templates", .path, "../templates"),
         ("http.listen", .string, "127.0.0.1:8080"),
         ("http.public_url", .url(schemes: ["http", "https"]), "http://127.0.0.1:8080"),
+        ("http.trusted_proxies", .addressList, nil),
         ("smtp.url", .url(schemes: ["smtp", "smtps"]), "smtp://127.0.0.1:2525"),
         ("smtp.username", .string, nil),
         ("smtp.password", .string, nil),
@@ -227,7 +231,10 @@ public struct GatewayConfiguration: Sendable, Hashable {
             database: string("database")!,
             directory: string("directory"),
             templates: string("templates")!,
-            http: HTTPSettings(listen: string("http.listen")!, publicURL: string("http.public_url")!),
+            http: HTTPSettings(
+                listen: string("http.listen")!, publicURL: string("http.public_url")!,
+                trustedProxies: typed["http.trusted_proxies"] as? [IPAddressRange] ?? []
+            ),
             smtp: SMTPSettings(
                 url: string("smtp.url")!, username: string("smtp.username"), password: string("smtp.password"),
                 from: string("smtp.from")!, caFile: string("smtp.ca_file"), startTLS: tls("smtp.starttls", url: string("smtp.url")!),
@@ -282,6 +289,17 @@ public struct GatewayConfiguration: Sendable, Hashable {
                 // An empty or null value means "not set" (the default applies).
                 if scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" { continue }
                 values[keyPath] = scalar.string
+            } else if case .sequence(let items) = value, schema.first(where: { $0.key == keyPath })?.kind == .addressList {
+                // A list is given as a YAML sequence of scalars, kept comma-separated.
+                var texts: [String] = []
+                for item in items {
+                    guard case .scalar(let scalar) = item else {
+                        walker.problem(keyPath, item, "expected a list of addresses")
+                        continue
+                    }
+                    texts.append(scalar.string)
+                }
+                values[keyPath] = texts.joined(separator: ",")
             } else {
                 walker.problem(keyPath, value, "expected a single value")
             }
@@ -316,6 +334,16 @@ public struct GatewayConfiguration: Sendable, Hashable {
         case .email:
             if EmailAddress.isPlausible(value) { return value }
             walker.problem(source, nil, "must be an email address, not \"\(value)\"")
+        case .addressList:
+            var ranges: [IPAddressRange] = []
+            for part in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+                guard let range = IPAddressRange(part) else {
+                    walker.problem(source, nil, "\"\(part)\" is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::1)")
+                    return nil
+                }
+                ranges.append(range)
+            }
+            return ranges
         case .replyAddress:
             let sample = value.replacingOccurrences(of: "{key}", with: "k")
             if value.contains("{key}"), EmailAddress.isPlausible(sample) { return value }

@@ -7,7 +7,7 @@ extension WebApp {
     /// Runs `body` for a signed-in user, or sends the visitor to the sign-in page.
     func signedIn(_ request: Request, _ context: WebContext, _ body: (Viewer, CSRF) async throws -> Response) async throws -> Response {
         guard let viewer = context.identity else { return redirect("/login") }
-        return try await body(viewer, CSRF(request))
+        return try await body(viewer, CSRF(request, context))
     }
 
     /// The page for a signed-in user who may not see something: the same whether it exists or not.
@@ -121,7 +121,7 @@ struct AccessRequestsController: Sendable {
         try await web.signedIn(request, context) { viewer, csrf in
             let form = try await FormData.read(request)
             let path = "/requests/\(id)/decision"
-            guard CSRF.verify(request, form: form, path: path, secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
+            guard CSRF.verify(request, context, form: form, path: path, secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
             guard let action = form["action"].flatMap(DecisionAction.init(rawValue:)) else {
                 return try await web.message("Choose Approve or Deny", "Nothing was changed.", viewer: viewer, csrf: csrf, status: .badRequest)
             }

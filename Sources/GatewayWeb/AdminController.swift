@@ -131,7 +131,7 @@ struct AdminController: Sendable {
     func saveApprovers(_ request: Request, _ context: WebContext, name: String) async throws -> Response {
         try await admin(request, context) { viewer, csrf in
             let form = try await FormData.read(request)
-            guard CSRF.verify(request, form: form, path: "/resources/\(name)/approvers", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
+            guard CSRF.verify(request, context, form: form, path: "/resources/\(name)/approvers", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
             guard viewer.mayEditDirectory else {
                 return try await web.message("Not allowed", "Only admin and devops users change approvers. Nothing was changed.", viewer: viewer, csrf: csrf, status: .forbidden)
             }
@@ -175,7 +175,7 @@ struct AdminController: Sendable {
     func saveNotificationSettings(_ request: Request, _ context: WebContext) async throws -> Response {
         try await admin(request, context) { viewer, csrf in
             let form = try await FormData.read(request)
-            guard CSRF.verify(request, form: form, path: "/settings/notifications", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
+            guard CSRF.verify(request, context, form: form, path: "/settings/notifications", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
             guard viewer.mayEditDirectory else {
                 return try await web.message("Not allowed", "Only admin and devops users change notification settings. Nothing was changed.", viewer: viewer, csrf: csrf, status: .forbidden)
             }

@@ -48,6 +48,7 @@ public enum GatewayWebServer {
             settings: settings, clock: service.clock, secret: try await service.storage.webSecret(), counters: WebCounters(), logger: logger
         )
         let router = Router(context: WebContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: ClientAddressMiddleware(trustedProxies: settings.trustedProxies))
         router.add(middleware: RedactingLogMiddleware(logger: logger))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: SessionAuthenticator(service: service))

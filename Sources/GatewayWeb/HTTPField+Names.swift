@@ -6,3 +6,8 @@ extension HTTPField.Name {
     /// `X-Frame-Options`.
     public static var xFrameOptions: Self { Self("X-Frame-Options")! }
 }
+
+extension HTTPField.Name {
+    /// `X-Forwarded-For`, read only from trusted reverse proxies.
+    public static var xForwardedFor: Self { Self("X-Forwarded-For")! }
+}

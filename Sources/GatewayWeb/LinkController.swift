@@ -87,7 +87,7 @@ struct LinkController: Sendable {
 
     /// `GET /link/:handle`: the confirmation page. Reads only.
     func showLink(_ request: Request, context: WebContext, handle: String) async throws -> Response {
-        let csrf = CSRF(request)
+        let csrf = CSRF(request, context)
         guard let link = verifyLink(request.cookies[Cookies.link]?.value, handle: handle, purposes: [.decide, .review, .login]) else {
             return try await invalidLink(csrf: csrf)
         }
@@ -164,9 +164,9 @@ struct LinkController: Sendable {
     /// `POST /link/:handle`: signs in (sign-in links only), asks for a sign-in link to confirm, or
     /// decides (review and decide links, within the reviewer's session).
     func postLink(_ request: Request, context: WebContext, handle: String) async throws -> Response {
-        let csrf = CSRF(request)
+        let csrf = CSRF(request, context)
         let form = try await FormData.read(request)
-        guard CSRF.verify(request, form: form, path: "/link/\(handle)", secret: web.secret) else {
+        guard CSRF.verify(request, context, form: form, path: "/link/\(handle)", secret: web.secret) else {
             return try await web.formExpired(csrf: csrf)
         }
         switch form["intent"] ?? "decide" {

@@ -43,7 +43,7 @@ struct RequesterController: Sendable {
     func cancelMyRequest(_ request: Request, _ context: WebContext, id: Int64) async throws -> Response {
         try await web.signedIn(request, context) { viewer, csrf in
             let form = try await FormData.read(request)
-            guard CSRF.verify(request, form: form, path: "/my-requests/\(id)/cancel", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
+            guard CSRF.verify(request, context, form: form, path: "/my-requests/\(id)/cancel", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
             do {
                 _ = try await web.service.cancelRequest(id: id, namedRequester: nil, by: .session(viewer))
             } catch let error as RequestError {
@@ -83,7 +83,7 @@ struct RequesterController: Sendable {
     func createRequest(_ request: Request, _ context: WebContext, resource: String) async throws -> Response {
         try await web.signedIn(request, context) { viewer, csrf in
             let form = try await FormData.read(request)
-            guard CSRF.verify(request, form: form, path: "/request-access/\(resource)", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
+            guard CSRF.verify(request, context, form: form, path: "/request-access/\(resource)", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
             let duration = form["duration"].flatMap(Int.init)
             do {
                 let created = try await web.service.openRequest(

@@ -10,12 +10,12 @@ struct SignInController: Sendable {
     func addRoutes(to router: Router<WebContext>) {
         router.get("/login") { request, context in try await showLogin(request, context: context) }
         router.post("/login") { request, context in try await requestSignInLink(request, context: context) }
-        router.post("/logout") { request, _ in try await signOut(request) }
+        router.post("/logout") { request, context in try await signOut(request, context) }
     }
 
     /// `GET /login`: the form asking for an email address.
     func showLogin(_ request: Request, context: WebContext) async throws -> Response {
-        let csrf = CSRF(request)
+        let csrf = CSRF(request, context)
         if context.identity != nil { return web.redirect("/requests") }
         return try await web.page("login", ["csrf": csrf.token(for: "/login", secret: web.secret)], title: "Sign in", viewer: nil, csrf: csrf)
     }
@@ -23,9 +23,9 @@ struct SignInController: Sendable {
     /// `POST /login`: emails a sign-in link to a known, active address. The answer is the same
     /// whether or not the address is known, and requests are rate-limited per address and per client.
     func requestSignInLink(_ request: Request, context: WebContext) async throws -> Response {
-        let csrf = CSRF(request)
+        let csrf = CSRF(request, context)
         let form = try await FormData.read(request)
-        guard CSRF.verify(request, form: form, path: "/login", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
+        guard CSRF.verify(request, context, form: form, path: "/login", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
         guard let raw = form["email"], EmailAddress.isPlausible(EmailAddress.normalize(raw)) else {
             return try await web.page(
                 "login", ["csrf": csrf.token(for: "/login", secret: web.secret), "problem": "Enter your email address."],
@@ -49,10 +49,10 @@ struct SignInController: Sendable {
     }
 
     /// `POST /logout`: ends the session.
-    func signOut(_ request: Request) async throws -> Response {
-        let csrf = CSRF(request)
+    func signOut(_ request: Request, _ context: WebContext) async throws -> Response {
+        let csrf = CSRF(request, context)
         let form = try await FormData.read(request)
-        guard CSRF.verify(request, form: form, path: "/logout", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
+        guard CSRF.verify(request, context, form: form, path: "/logout", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
         if let secret = request.cookies[Cookies.session]?.value {
             try await web.service.signOut(sessionSecret: secret)
         }

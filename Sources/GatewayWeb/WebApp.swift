@@ -72,13 +72,15 @@ struct WebApp: Sendable {
 
     // MARK: Sessions
 
-    /// The response that sets a new session's cookie and sends the browser on to `location`.
+    /// The response that sets a new session's cookie, rotates the CSRF cookie (forms of the page
+    /// before sign-in stop working), and sends the browser on to `location`.
     func startSession(_ session: NewSession, redirectTo location: String) -> Response {
         var response = redirect(location)
         response.setCookie(Cookie(
             name: Cookies.session, value: session.secret, maxAge: Int(session.expiresAt.timeIntervalSince(now)), path: "/",
             secure: settings.secureCookies, httpOnly: true, sameSite: .lax
         ))
+        CSRF.setCookie(Secrets.randomToken(), on: &response, secure: settings.secureCookies)
         return response
     }
 }
@@ -92,16 +94,20 @@ enum Cookies {
     static let returnTo = "ag_return"
 }
 
-/// The double-submit CSRF defence: a random cookie, and in each form an HMAC of that cookie and the
-/// form's target path under the installation's web secret. A form is therefore bound to the cookie
-/// set by the page that rendered it and to the one path it posts to.
+/// The double-submit CSRF defence: a random cookie, and in each form an HMAC of that cookie, the
+/// browser's session (none before sign-in) and the form's target path under the installation's web
+/// secret. A form is therefore bound to the cookie set by the page that rendered it, to the session
+/// it was rendered in (a new session rotates the cookie and invalidates older forms), and to the one
+/// path it posts to.
 struct CSRF: Sendable {
     let cookieValue: String
     let isNew: Bool
+    /// The digest of the session the page is rendered in, or empty for a visitor.
+    let sessionBinding: String
 
-    init(_ request: Request) {
-        if let value = request.cookies[Cookies.csrf]?.value, value.utf8.count == 43,
-           value.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }) {
+    init(_ request: Request, _ context: WebContext) {
+        sessionBinding = context.identity?.sessionDigest ?? ""
+        if let value = request.cookies[Cookies.csrf]?.value, Self.isWellFormed(value) {
             cookieValue = value
             isNew = false
         } else {
@@ -110,19 +116,31 @@ struct CSRF: Sendable {
         }
     }
 
+    static func isWellFormed(_ value: String) -> Bool {
+        value.utf8.count == 43 && value.utf8.allSatisfy {
+            $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0)
+        }
+    }
+
+    static func message(cookie: String, session: String, path: String) -> String { "csrf|\(cookie)|\(session)|\(path)" }
+
     /// The form field value for a form posting to `path`.
     func token(for path: String, secret: [UInt8]) -> String {
-        WebCrypto.tag("csrf|\(cookieValue)|\(path)", secret: secret)
+        WebCrypto.tag(Self.message(cookie: cookieValue, session: sessionBinding, path: path), secret: secret)
     }
 
     func apply(to response: inout Response, secure: Bool) {
         guard isNew else { return }
-        response.setCookie(Cookie(name: Cookies.csrf, value: cookieValue, path: "/", secure: secure, httpOnly: true, sameSite: .lax))
+        Self.setCookie(cookieValue, on: &response, secure: secure)
     }
 
-    /// Whether `request` posting `form` to `path` carries the cookie and the matching form token,
-    /// and, when the browser named an origin, comes from this server.
-    static func verify(_ request: Request, form: FormData, path: String, secret: [UInt8]) -> Bool {
+    static func setCookie(_ value: String, on response: inout Response, secure: Bool) {
+        response.setCookie(Cookie(name: Cookies.csrf, value: value, path: "/", secure: secure, httpOnly: true, sameSite: .lax))
+    }
+
+    /// Whether `request` posting `form` to `path` carries the cookie and the matching form token for
+    /// its session, and, when the browser named an origin, comes from this server.
+    static func verify(_ request: Request, _ context: WebContext, form: FormData, path: String, secret: [UInt8]) -> Bool {
         // Browsers send `Origin: null` from pages with `Referrer-Policy: no-referrer` (every page
         // here): only a real, different origin is refused; the form token is checked in every case.
         if let origin = request.headers[.origin], origin != "null" {
@@ -130,8 +148,8 @@ struct CSRF: Sendable {
             let originAuthority = url.port.map { "\(originHost):\($0)" } ?? originHost
             guard originAuthority.lowercased() == authority.lowercased() else { return false }
         }
-        guard let cookie = request.cookies[Cookies.csrf]?.value, cookie.utf8.count == 43,
-              let field = form["csrf"] else { return false }
-        return WebCrypto.isValidTag(field, for: "csrf|\(cookie)|\(path)", secret: secret)
+        guard let cookie = request.cookies[Cookies.csrf]?.value, isWellFormed(cookie), let field = form["csrf"] else { return false }
+        let session = context.identity?.sessionDigest ?? ""
+        return WebCrypto.isValidTag(field, for: message(cookie: cookie, session: session, path: path), secret: secret)
     }
 }

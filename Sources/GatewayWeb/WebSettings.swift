@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// A web setting that cannot be used, naming the key.
 public struct WebConfigurationError: Error, Sendable, CustomStringConvertible {
@@ -18,6 +19,8 @@ public struct WebSettings: Sendable {
     public var publicURL: String
     /// The `templates` folder; pages are in its `web` folder.
     public var templatesDirectory: String
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`http.trusted_proxies`).
+    public var trustedProxies: [IPAddressRange] = []
     /// Rows per page of the request lists.
     public var pageSize = 50
 

@@ -37,6 +37,18 @@ import Testing
         #expect(implicit.transportWarnings.isEmpty)
     }
 
+    @Test("http.trusted_proxies takes a list or a comma-separated value, and names a bad entry")
+    func trustedProxies() throws {
+        let list = try GatewayConfiguration.parse("http:\n  trusted_proxies: [10.0.0.0/8, \"2001:db8::1\"]\n", file: "gateway.yaml", baseDirectory: "/")
+        #expect(list.http.trustedProxies.map(\.description) == ["10.0.0.0/8", "2001:db8::1"])
+        let commas = try GatewayConfiguration.parse("http:\n  trusted_proxies: 127.0.0.1, 192.168.0.0/16\n", file: "gateway.yaml", baseDirectory: "/")
+        #expect(commas.http.trustedProxies.count == 2)
+        #expect(try GatewayConfiguration.parse("", file: "gateway.yaml", baseDirectory: "/").http.trustedProxies.isEmpty)
+        #expect {
+            _ = try GatewayConfiguration.parse("http:\n  trusted_proxies: [10.0.0.0/8, proxy.example]\n", file: "gateway.yaml", baseDirectory: "/")
+        } throws: { "\($0)".contains("http.trusted_proxies") && "\($0)".contains("proxy.example") }
+    }
+
     @Test("Relative paths resolve against the configuration file's directory")
     func relativePaths() throws {
         let configuration = try GatewayConfiguration.parse(

@@ -35,7 +35,8 @@ import Testing
         #expect(try await fixture.store.auditLog(requestID: request.id).last?.reason == "sign_in_required")
     }
 
-    /// LINK-2: signed in as someone else, the page says so and decides nothing.
+    /// LINK-2: signed in as someone else, the page says so and offers no decision; the link channel
+    /// refuses a decision made in another reviewer's session.
     @Test func signedInAsSomeoneElseDecidesNothing() async throws {
         let fixture = try await WebFixture()
         let request = try await fixture.request()
@@ -45,17 +46,14 @@ import Testing
             let target = try #require(try await browser.get(fixture.link(.approve, request: request, to: "approver1@example.test")).location)
             let page = try await browser.get(target)
             #expect(page.body.contains("You are signed in as approver2@example.test, but this link is approver1@example.test"))
-            #expect(!page.body.contains("id=\"approve\""))
-            // A form from before the switch of session.
-            let own = WebClient(client)
-            try await own.signIn(fixture, as: "approver1@example.test")
-            let ownTarget = try #require(try await own.get(fixture.link(.approve, request: request, to: "approver1@example.test")).location)
-            let ownPage = try await own.get(ownTarget)
-            let form = try decideForm(ownPage, target: ownTarget)
-            own.setCookie("ag_session", try #require(browser.cookies["ag_session"]?.value))
-            let refused = try await own.post(ownTarget, form)
-            #expect(refused.status == .forbidden)
+            #expect(!page.body.contains("id=\"approve\"") && page.field("csrf", inFormPosting: target) == nil)
         }
+        let claims = TokenClaims(purpose: .decide, requestID: request.id, subject: "approver1@example.test", action: "approve", issuedAt: fixture.clock.now, expiresAt: request.expiresAt)
+        let outcome = try await fixture.service.decide(DecisionCommand(
+            requestID: request.id, action: .approve,
+            proof: .link(LinkProof(claims: claims, keyID: fixture.keyRing.signingKey.id, signedInAs: "approver2@example.test", code: nil))
+        ))
+        #expect(outcome.refusalCode == .wrongSession)
         #expect(try await fixture.store.request(id: request.id)?.state == .pending)
         #expect(try await fixture.store.auditLog(requestID: request.id).last?.reason == "wrong_session")
     }
@@ -137,5 +135,38 @@ import Testing
         }
         let audit = try #require(try await fixture.store.auditLog(requestID: request.id).last { $0.action == .decide })
         #expect(audit.outcome == .accepted && audit.detail["sign_in"] == "not required (link_sign_in: false)")
+    }
+}
+
+/// The CSRF token is rotated when a session starts and bound to it.
+@Suite struct CSRFSessionTests {
+    @Test("A form rendered before sign-in no longer posts after it; the CSRF cookie is rotated at sign-in")
+    func csrfIsRotatedAndBoundToTheSession() async throws {
+        let fixture = try await WebFixture()
+        let request = try await fixture.request()
+        try await fixture.application().test(.router) { client in
+            let browser = WebClient(client)
+            let target = try #require(try await browser.get(fixture.link(.approve, request: request, to: "approver1@example.test")).location)
+            let before = try await browser.get(target)
+            let oldForm = [
+                ("csrf", try #require(before.field("csrf", inFormPosting: target))), ("token", try #require(before.field("token"))),
+                ("intent", "decide"), ("action", "approve"),
+            ]
+            let oldCookie = try #require(browser.cookies["ag_csrf"]?.value)
+            try await browser.signIn(fixture, as: "approver1@example.test")
+            #expect(browser.cookies["ag_csrf"]?.value != oldCookie)
+            // The pre-sign-in form is refused as expired: nothing is decided with it.
+            let stale = try await browser.post(target, oldForm)
+            #expect(stale.status == .forbidden && stale.body.contains("This form has expired"))
+            // The same form's token with the new cookie but no session is refused too.
+            let page = try await browser.get(target)
+            let fresh = [("csrf", try #require(page.field("csrf", inFormPosting: target))), ("token", try #require(page.field("token"))), ("intent", "decide"), ("action", "approve")]
+            let session = try #require(browser.cookies["ag_session"]?.value)
+            browser.forget("ag_session")
+            #expect(try await browser.post(target, fresh).status == .forbidden)
+            browser.setCookie("ag_session", session)
+            #expect(try await browser.post(target, fresh).status == .ok)
+        }
+        #expect(try await fixture.store.request(id: request.id)?.state == .approved)
     }
 }

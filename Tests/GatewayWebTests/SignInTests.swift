@@ -59,8 +59,14 @@ extension WebClient {
             browser.forget("ag_session")
             let reused = try await browser.post(target, form)
             #expect(reused.status == .forbidden)
-            #expect(reused.body.contains("already used"))
             #expect(browser.cookies["ag_session"] == nil)
+            // The page says so, and offers no second sign-in.
+            let used = try await browser.get(target)
+            #expect(used.body.contains("already used") && !used.body.contains("id=\"sign-in\""))
+            // Even a fresh form for it signs nobody in (the CSRF cookie was rotated at sign-in).
+            let fresh = [("csrf", try #require(used.field("csrf") ?? page.field("csrf"))), ("token", try #require(page.field("token"))), ("intent", "signin")]
+            let again2 = try await browser.post(target, fresh)
+            #expect(again2.status == .forbidden && browser.cookies["ag_session"] == nil)
         }
         #expect(try await fixture.store.auditLog(requestID: nil).filter { $0.action == .signIn && $0.outcome == .accepted }.count == 1)
     }
