@@ -45,6 +45,9 @@ let package = Package(
         /// MIME parsing and building, addresses, reply extraction and the command grammar.
         .target(name: "MailMessage"),
 
+        /// The default email and web templates, built into the binary (scripts/embed-templates).
+        .target(name: "GatewayTemplates"),
+
         // MARK: The application layer
 
         /// Every use case, each one transaction over narrow repository protocols, with typed
@@ -79,7 +82,7 @@ let package = Package(
         .target(
             name: "GatewayMail",
             dependencies: [
-                "GatewayCore", "GatewayApp", "ApprovalTokens", "MailMessage", "MailTransport",
+                "GatewayCore", "GatewayApp", "GatewayTemplates", "ApprovalTokens", "MailMessage", "MailTransport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,7 +94,7 @@ let package = Package(
         .target(
             name: "GatewayWeb",
             dependencies: [
-                "GatewayCore", "GatewayApp", "GatewayAPI", "ApprovalTokens",
+                "GatewayCore", "GatewayApp", "GatewayAPI", "GatewayTemplates", "ApprovalTokens",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -148,8 +151,8 @@ let package = Package(
         .testTarget(
             name: "GatewayMailTests",
             dependencies: [
-                "GatewayMail", "GatewayApp", "GatewayStore", "GatewayCore", "GatewayTestSupport", "ApprovalTokens", "MailMessage", "MailTransport",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "GatewayMail", "GatewayApp", "GatewayStore", "GatewayCore", "GatewayTestSupport", "GatewayTemplates", "ApprovalTokens", "MailMessage",
+                "MailTransport", .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

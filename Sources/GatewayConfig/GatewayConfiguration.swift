@@ -120,8 +120,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var database: String
     /// The directory file imported on start (absolute), if any.
     public var directory: String?
-    /// The templates directory (absolute).
-    public var templates: String
+    /// A folder overriding the built-in email and web templates; `nil` for the built-in ones.
+    public var templates: String?
     public var http: HTTPSettings
     public var smtp: SMTPSettings
     public var delivery: DeliverySettings
@@ -143,7 +143,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
     static let schema: [(key: String, kind: Kind, defaultValue: String?)] = [
         ("database", .path, "var/approval-gateway.sqlite"),
         ("directory", .path, nil),
-        ("templates", .path, "../templates"),
+        // No default: the templates built into the binary; a folder given here overrides them.
+        ("templates", .path, nil),
         ("http.listen", .string, "127.0.0.1:8080"),
         ("http.public_url", .url(schemes: ["http", "https"]), "http://127.0.0.1:8080"),
         ("http.trusted_proxies", .addressList, nil),
@@ -230,7 +231,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
         let configuration = GatewayConfiguration(
             database: string("database")!,
             directory: string("directory"),
-            templates: string("templates")!,
+            templates: string("templates"),
             http: HTTPSettings(
                 listen: string("http.listen")!, publicURL: string("http.public_url")!,
                 trustedProxies: typed["http.trusted_proxies"] as? [IPAddressRange] ?? []

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayTemplates
 import Mustache
 
 /// The email templates of `templates/email`: for each ``NotificationKind``, a subject, a text part and
@@ -7,17 +8,33 @@ import Mustache
 public struct EmailTemplates: Sendable {
     let library: MustacheLibrary
 
-    /// Loads the templates from `directory` (the `email` folder inside it) and checks that every
-    /// kind has its three templates.
+    /// Loads the templates from `directory` (the `email` folder inside it), or the ones built into
+    /// the binary when `directory` is `nil`, and checks that every kind has its three templates.
     /// - Throws: ``NotificationError`` naming the missing or broken template.
-    public init(directory: String) async throws {
-        let folder = URL(fileURLWithPath: directory).appendingPathComponent("email").path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw NotificationError("the email templates folder \(folder) does not exist; set `templates` in the configuration")
-        }
+    public init(directory: String?) async throws {
+        let source: String
         do {
-            library = try await MustacheLibrary(directory: folder)
+            if let directory {
+                let folder = URL(fileURLWithPath: directory).appendingPathComponent("email").path
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw NotificationError("the email templates folder \(folder) does not exist; fix `templates` in the configuration, or remove it to use the built-in templates")
+                }
+                library = try await MustacheLibrary(directory: folder)
+                source = folder
+            } else {
+                var embedded = MustacheLibrary()
+                for (path, text) in EmbeddedTemplates.files where path.hasPrefix("email/") && path.hasSuffix(".mustache") {
+                    let name = String(path.dropFirst("email/".count).dropLast(".mustache".count))
+                    do {
+                        try embedded.register(text, named: name)
+                    } catch {
+                        throw NotificationError("built-in email template \(name): \(error)")
+                    }
+                }
+                library = embedded
+                source = "the built-in templates"
+            }
         } catch let error as MustacheLibrary.ParserError {
             throw NotificationError("email template \(error.filename) line \(error.context.lineNumber): \(error.error)")
         }
@@ -28,7 +45,7 @@ public struct EmailTemplates: Sendable {
             }
         }
         guard missing.isEmpty else {
-            throw NotificationError("email templates missing in \(folder): \(missing.joined(separator: ", "))")
+            throw NotificationError("email templates missing in \(source): \(missing.joined(separator: ", "))")
         }
     }
 

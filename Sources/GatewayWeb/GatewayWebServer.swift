@@ -38,6 +38,12 @@ public enum GatewayWebServer {
         )
     }
 
+    /// Loads the page templates (from `directory`, or the built-in ones) and reports what is wrong.
+    /// - Throws: ``WebConfigurationError`` naming the missing or broken template.
+    public static func checkTemplates(directory: String?) async throws {
+        _ = try await WebPages(templatesDirectory: directory)
+    }
+
     /// Builds the router alone (every route and middleware).
     public static func makeRouter(
         service: ApprovalService, signer: TokenSigner, settings: WebSettings,

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTemplates
 import Mustache
 
 /// The page templates of `templates/web`, rendered with Mustache (HTML-escaped by default).
@@ -15,32 +16,58 @@ struct WebPages: Sendable {
         "notifications", "my_requests", "request_access", "request_form",
     ]
 
-    init(templatesDirectory: String) async throws {
-        let folder = URL(fileURLWithPath: templatesDirectory).appendingPathComponent("web")
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw WebConfigurationError("the page templates folder \(folder.path) does not exist; set `templates` in the configuration")
-        }
+    /// Loads the pages from `templatesDirectory` (its `web` folder), or the ones built into the binary
+    /// when it is `nil`, and checks that every page is there.
+    init(templatesDirectory: String?) async throws {
         let loaded: MustacheLibrary
+        let source: String
+        var files: [String: String] = [:]
         do {
-            loaded = try await MustacheLibrary(directory: folder.path)
+            if let templatesDirectory {
+                let folder = URL(fileURLWithPath: templatesDirectory).appendingPathComponent("web")
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw WebConfigurationError("the page templates folder \(folder.path) does not exist; fix `templates` in the configuration, or remove it to use the built-in templates")
+                }
+                loaded = try await MustacheLibrary(directory: folder.path)
+                source = folder.path
+                for name in ["app.css", "openapi.yaml"] {
+                    do {
+                        files[name] = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+                    } catch {
+                        throw WebConfigurationError("cannot read \(folder.appendingPathComponent(name).path): \(error.localizedDescription)")
+                    }
+                }
+            } else {
+                var embedded = MustacheLibrary()
+                for (path, text) in EmbeddedTemplates.files where path.hasPrefix("web/") {
+                    let name = String(path.dropFirst("web/".count))
+                    if name.hasSuffix(".mustache") {
+                        do {
+                            try embedded.register(text, named: String(name.dropLast(".mustache".count)))
+                        } catch {
+                            throw WebConfigurationError("built-in page template \(name): \(error)")
+                        }
+                    } else {
+                        files[name] = text
+                    }
+                }
+                loaded = embedded
+                source = "the built-in templates"
+            }
         } catch let error as MustacheLibrary.ParserError {
             throw WebConfigurationError("page template \(error.filename) line \(error.context.lineNumber): \(error.error)")
         }
         library = loaded
         let missing = Self.required.filter { loaded.getTemplate(named: $0) == nil }
         guard missing.isEmpty else {
-            throw WebConfigurationError("page templates missing in \(folder.path): \(missing.map { "\($0).mustache" }.joined(separator: ", "))")
+            throw WebConfigurationError("page templates missing in \(source): \(missing.map { "\($0).mustache" }.joined(separator: ", "))")
         }
-        func read(_ name: String) throws(WebConfigurationError) -> String {
-            do {
-                return try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
-            } catch {
-                throw WebConfigurationError("cannot read \(folder.appendingPathComponent(name).path): \(error.localizedDescription)")
-            }
+        guard let stylesheet = files["app.css"], let openAPI = files["openapi.yaml"] else {
+            throw WebConfigurationError("app.css or openapi.yaml is missing in \(source)")
         }
-        stylesheet = try read("app.css")
-        openAPI = try read("openapi.yaml")
+        self.stylesheet = stylesheet
+        self.openAPI = openAPI
     }
 
     /// Renders page `name` with `context`.

@@ -17,8 +17,8 @@ public struct WebSettings: Sendable {
     public var port: Int
     /// The URL the gateway's links point to, without a trailing slash.
     public var publicURL: String
-    /// The `templates` folder; pages are in its `web` folder.
-    public var templatesDirectory: String
+    /// A `templates` folder overriding the built-in pages (its `web` folder); `nil` for the built-in ones.
+    public var templatesDirectory: String?
     /// Reverse proxies whose `X-Forwarded-For` names the client (`http.trusted_proxies`).
     public var trustedProxies: [IPAddressRange] = []
     /// Rows per page of the request lists.
@@ -27,9 +27,9 @@ public struct WebSettings: Sendable {
     /// - Parameters:
     ///   - listen: `host:port` (`http.listen`).
     ///   - publicURL: `http.public_url`.
-    ///   - templatesDirectory: the `templates` folder.
+    ///   - templatesDirectory: a `templates` folder overriding the built-in pages, if any.
     /// - Throws: ``WebConfigurationError`` when `listen` is not `host:port`.
-    public init(listen: String, publicURL: String, templatesDirectory: String) throws(WebConfigurationError) {
+    public init(listen: String, publicURL: String, templatesDirectory: String? = nil) throws(WebConfigurationError) {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port) else {
             throw WebConfigurationError("http.listen: expected host:port, got \"\(listen)\"")
         }

@@ -49,12 +49,16 @@ struct CLIHarness {
         try "database: gateway.sqlite\ndirectory: directory.yaml\n\(extraConfig)".write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Runs one command with `--config` pointing at the scratch configuration.
-    func run(_ arguments: [String], config: Bool = true) throws -> Result {
+    /// Runs one command with `--config` pointing at the scratch configuration, from `cwd` (the
+    /// scratch folder by default), with extra environment variables.
+    func run(_ arguments: [String], config: Bool = true, environment: [String: String] = [:], cwd: URL? = nil) throws -> Result {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments + (config ? ["--config", configPath] : [])
-        process.currentDirectoryURL = directory
+        process.currentDirectoryURL = cwd ?? directory
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -13,7 +13,6 @@ import Testing
             try """
                 database: gateway.sqlite
                 directory: directory.yaml
-                templates: \(CLIHarness.projectRoot.appendingPathComponent("templates").path)
                 http:
                   listen: 127.0.0.1:\(port)
                   public_url: http://127.0.0.1:\(port)

@@ -4,6 +4,7 @@ import GatewayApp
 import GatewayCore
 import GatewayTestSupport
 import GatewayMail
+import GatewayTemplates
 import MailMessage
 import Testing
 
@@ -103,5 +104,26 @@ extension MailMessage {
     /// The decoded text of the first part of type `mimeType`.
     func part(_ mimeType: String) -> String? {
         allParts.first { $0.contentType.mimeType == mimeType }?.text()
+    }
+}
+
+/// The templates built into the binary are the ones in templates/ (scripts/embed-templates).
+@Suite struct EmbeddedTemplatesTests {
+    @Test("Every file of templates/ is built in, unchanged")
+    func embeddedTemplatesMatchTheFolder() throws {
+        let root = GatewayFixture.projectRoot.appendingPathComponent("templates")
+        var onDisk: [String: String] = [:]
+        for folder in ["email", "web"] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(folder).path) {
+                onDisk["\(folder)/\(name)"] = try String(contentsOf: root.appendingPathComponent(folder).appendingPathComponent(name), encoding: .utf8)
+            }
+        }
+        #expect(Set(EmbeddedTemplates.files.keys) == Set(onDisk.keys), "run scripts/embed-templates")
+        for (path, text) in onDisk { #expect(EmbeddedTemplates.files[path] == text, "\(path) differs: run scripts/embed-templates") }
+    }
+
+    @Test("The built-in email templates render every kind")
+    func builtInTemplatesLoad() async throws {
+        _ = try await EmailTemplates(directory: nil)
     }
 }
