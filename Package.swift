@@ -117,6 +117,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "approval-gateway", dependencies: ["GatewayCLI"]),
+        /// The fuzz targets of the untrusted-input parsers (scripts/fuzz); built normally, it replays
+        /// saved inputs.
+        .executableTarget(name: "GatewayFuzz", dependencies: ["MailMessage", "MailTransport", "ApprovalTokens"]),
         /// Benchmarks of the inbox processor against the mail lab (scripts/bench-inbox).
         .executableTarget(
             name: "InboxBench",
