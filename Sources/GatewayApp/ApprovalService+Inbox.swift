@@ -31,6 +31,16 @@ extension ApprovalService {
             record.outcome = .ignored
         case .rejected(let rejection):
             record.outcome = .rejected(rejection)
+        case .bounce(let report):
+            // LOOP-5: the email is marked bounced; a bounce is never answered.
+            if let entry = try tx.outboxEntry(id: report.outboxID) {
+                try tx.markOutboxBounced(id: entry.id, reason: report.summary, now: now)
+                record.requestID = entry.requestID
+                record.evidence["bounced_recipient"] = entry.recipient
+            }
+            record.evidence["status"] = report.status
+            if let diagnostic = report.diagnostic { record.evidence["diagnostic"] = String(diagnostic.prefix(300)) }
+            record.outcome = .bounced(outboxID: report.outboxID)
         case .reply(let claim):
             if case .mailbox(let sender) = claim.sender { record.sender = sender }
             let verdict = try judgeReply(claim, record: &record, in: tx, now: now)

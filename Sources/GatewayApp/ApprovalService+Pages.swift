@@ -107,3 +107,12 @@ extension ApprovalService {
         try await storage.read { try $0.auditLog(since: since, afterID: afterID, limit: limit) }
     }
 }
+
+extension ApprovalService {
+    /// The emails about a request that bounced after SMTP accepted them (LOOP-5), for its page:
+    /// admin roles and the request's reviewers.
+    public func bouncedNotifications(requestID: Int64, for viewer: Viewer) async throws -> [OutboxEntry] {
+        guard try await request(id: requestID, by: .session(viewer)) != nil, viewer.mayReviewSomething else { return [] }
+        return try await storage.read { try $0.outboxEntries(requestID: requestID) }.filter { $0.status == .bounced }
+    }
+}

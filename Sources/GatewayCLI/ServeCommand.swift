@@ -54,6 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
                     retryInitial: TimeInterval(configuration.delivery.retryInitialSeconds),
                     retryMax: TimeInterval(configuration.delivery.retryMaxSeconds)
                 ),
+                bounceAddress: configuration.smtp.bounceAddress.map { BounceAddress(pattern: $0, keyRing: keyRing) },
                 logger: Logger(label: "approval-gateway.outbox")
             )
             let sweeper = Sweeper(
@@ -116,7 +117,7 @@ struct ServeCommand: AsyncParsableCommand {
         let mailbox = IMAPMailbox(configuration: imap, logger: Logger(label: "approval-gateway.imap"))
         let verifier = ReplyVerifier(
             settings: ReplySettings(replyAddress: reply.address, trustedAuthservID: reply.trustedAuthservID, requireAuthentication: reply.requireAuthentication),
-            keyRing: keyRing
+            keyRing: keyRing, bounceAddress: configuration.smtp.bounceAddress.map { BounceAddress(pattern: $0, keyRing: keyRing) }
         )
         return InboxProcessor(
             mailbox: mailbox, verifier: verifier, service: service,

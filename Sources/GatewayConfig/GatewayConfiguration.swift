@@ -39,6 +39,9 @@ public struct SMTPSettings: Sendable, Hashable {
     /// Certificate verification; turning it off is explicit and logged.
     public var verifyCertificates: Bool
     public var timeoutSeconds: Int
+    /// The envelope sender pattern with `{id}` (VERP), on the gateway's mailbox, so that bounces come
+    /// back to the inbox naming their email (LOOP-5); `nil` sends from ``from``.
+    public var bounceAddress: String? = nil
 }
 
 /// Retry policy and identity of outgoing mail (beyond the SMTP connection).
@@ -136,7 +139,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public static let environmentPrefix = "APPROVAL_GATEWAY_"
 
     enum Kind: Equatable {
-        case string, path, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress, addressList
+        case string, path, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress, bounceAddress, addressList
     }
 
     /// Every key the file may hold, with its kind and default.
@@ -160,6 +163,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
         ("smtp.max_attempts", .positiveInt, "10"),
         ("smtp.retry_initial", .duration, "30s"),
         ("smtp.retry_max", .duration, "30m"),
+        ("smtp.bounce_address", .bounceAddress, nil),
         ("notifications.from_name", .string, "Approval Gateway"),
         ("notifications.reminders", .bool, "true"),
         ("notifications.reminder_before", .duration, "4h"),
@@ -239,7 +243,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
             smtp: SMTPSettings(
                 url: string("smtp.url")!, username: string("smtp.username"), password: string("smtp.password"),
                 from: string("smtp.from")!, caFile: string("smtp.ca_file"), startTLS: tls("smtp.starttls", url: string("smtp.url")!),
-                verifyCertificates: bool("smtp.verify_certificates"), timeoutSeconds: int("smtp.timeout")
+                verifyCertificates: bool("smtp.verify_certificates"), timeoutSeconds: int("smtp.timeout"),
+                bounceAddress: string("smtp.bounce_address")
             ),
             delivery: DeliverySettings(
                 maxAttempts: int("smtp.max_attempts"), retryInitialSeconds: int("smtp.retry_initial"),
@@ -335,6 +340,10 @@ public struct GatewayConfiguration: Sendable, Hashable {
         case .email:
             if EmailAddress.isPlausible(value) { return value }
             walker.problem(source, nil, "must be an email address, not \"\(value)\"")
+        case .bounceAddress:
+            let sample = value.replacingOccurrences(of: "{id}", with: "1-abc")
+            if value.contains("{id}"), EmailAddress.isPlausible(sample) { return value }
+            walker.problem(source, nil, "must be an address containing {id}, e.g. gateway+bounce-{id}@example.com, on the gateway's mailbox, not \"\(value)\"")
         case .addressList:
             var ranges: [IPAddressRange] = []
             for part in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {

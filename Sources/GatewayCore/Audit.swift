@@ -20,6 +20,8 @@ public enum AuditOutcome: String, Sendable, Codable, CaseIterable {
     case accepted, refused
     /// Inbound messages only.
     case decided, ignored, rejected
+    /// A delivery status notification for one of the gateway's emails (LOOP-5).
+    case bounced
 }
 
 /// One append-only audit record (AUDIT-1).

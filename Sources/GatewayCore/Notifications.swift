@@ -106,6 +106,8 @@ public enum OutboxStatus: String, Sendable, Codable, CaseIterable {
     case sent
     /// Refused permanently, or out of retries.
     case failed
+    /// Accepted by SMTP, then returned by a delivery status notification (LOOP-5).
+    case bounced
 }
 
 /// One outgoing email in the transactional outbox.

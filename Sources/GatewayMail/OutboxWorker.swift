@@ -1,3 +1,4 @@
+import ApprovalTokens
 import Foundation
 import GatewayApp
 import GatewayCore
@@ -40,8 +41,15 @@ public struct OutboxWorker: Service {
     let policy: Policy
     let clock: any GatewayClock
     let logger: Logger
+    /// The signed envelope sender per email (VERP), so that a bounce names its email (LOOP-5);
+    /// `nil` sends from the gateway's address.
+    let bounceAddress: BounceAddress?
 
-    public init(store: any GatewayStorage, renderer: NotificationRenderer, sender: any EmailSending, policy: Policy, clock: any GatewayClock = SystemClock(), logger: Logger) {
+    public init(
+        store: any GatewayStorage, renderer: NotificationRenderer, sender: any EmailSending, policy: Policy,
+        bounceAddress: BounceAddress? = nil, clock: any GatewayClock = SystemClock(), logger: Logger
+    ) {
+        self.bounceAddress = bounceAddress
         self.store = store
         self.renderer = renderer
         self.sender = sender
@@ -104,7 +112,7 @@ public struct OutboxWorker: Service {
         }
         guard let raw else { return }
         do throws(DeliveryFailure) {
-            try await sender.send(raw: raw, from: renderer.settings.fromAddress, to: entry.recipient)
+            try await sender.send(raw: raw, from: bounceAddress?.address(for: entry.id) ?? renderer.settings.fromAddress, to: entry.recipient)
         } catch {
             await recordFailure(error, of: entry)
             return

@@ -33,10 +33,13 @@ public struct ReplySettings: Sendable {
 public struct ReplyVerifier: Sendable {
     public let settings: ReplySettings
     public let keyRing: KeyRing
+    /// The signed envelope sender of the gateway's emails, whose bounces the inbox reads (LOOP-5).
+    public let bounceAddress: BounceAddress?
 
-    public init(settings: ReplySettings, keyRing: KeyRing) {
+    public init(settings: ReplySettings, keyRing: KeyRing, bounceAddress: BounceAddress? = nil) {
         self.settings = settings
         self.keyRing = keyRing
+        self.bounceAddress = bounceAddress
     }
 
     /// The dedupe key of a message: its normalised Message-ID, else a hash of its bytes.
@@ -73,6 +76,17 @@ public struct ReplyVerifier: Sendable {
             key: Self.dedupeKey(messageID: messageID, raw: raw), messageID: messageID, mailbox: mailbox,
             uidValidity: uidValidity, uid: uid, content: .rejected(.noToken)
         )
+
+        // 0. Mail to a signed bounce address: a delivery status notification about one of our
+        // emails (LOOP-5), never answered; anything else sent there is dropped.
+        if let bounceAddress, let outboxID = recipients(of: message).lazy.compactMap({ bounceAddress.outboxID(in: $0) }).first {
+            if let status = DeliveryStatus(message), let failure = status.recipients.first(where: \.isPermanentFailure) {
+                mail.content = .bounce(DeliveryFailureReport(outboxID: outboxID, recipient: failure.finalRecipient, status: failure.status, diagnostic: failure.diagnostic))
+            } else {
+                mail.content = .automated("mail to the bounce address that reports no permanent failure")
+            }
+            return mail
+        }
 
         // 1. Automated mail and our own mail: silently ignored (LOOP-1, LOOP-2).
         if let automated = AutomatedMail.classify(message) {
@@ -130,6 +144,13 @@ public struct ReplyVerifier: Sendable {
     /// The reply key from `Delivered-To`, `To`, `Cc` or `X-Original-To` (MAC-verified; expiry is
     /// the service's to judge, so that a late reviewer is told), else the notification Message-IDs
     /// of the thread. Several different valid keys are ambiguous and refused.
+    /// Every address of `Delivered-To`, `To`, `Cc` and `X-Original-To`, lowercased.
+    func recipients(of message: MailMessage) -> [String] {
+        ["Delivered-To", "To", "Cc", "X-Original-To"].flatMap { name in
+            message.headers.all(named: name).flatMap { Self.addresses(in: $0.value) }
+        }.map { $0.lowercased() }
+    }
+
     func findToken(_ message: MailMessage) -> Result<ReplyTokenReference, TokenRejection> {
         var candidates: [String] = []
         for name in ["Delivered-To", "To", "Cc", "X-Original-To"] {

@@ -41,6 +41,18 @@ extension SQLiteTransaction: OutboxRepository {
     func outboxEntry(messageID: String) throws -> OutboxEntry? {
         try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE message_id = ?", arguments: [messageID]).map(OutboxEntry.init(row:))
     }
+
+    func outboxEntry(id: Int64) throws -> OutboxEntry? {
+        try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]).map(OutboxEntry.init(row:))
+    }
+
+    func markOutboxBounced(id: Int64, reason: String, now: Date) throws {
+        try db.execute(sql: "UPDATE outbox SET status = 'bounced', last_error = ?, lease_until = NULL WHERE id = ?", arguments: [reason, id])
+    }
+
+    func outboxEntries(requestID: Int64) throws -> [OutboxEntry] {
+        try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE request_id = ? ORDER BY id", arguments: [requestID]).map(OutboxEntry.init(row:))
+    }
 }
 
 extension OutboxEntry {

@@ -1063,6 +1063,14 @@ components:
 </form>
 {{/may_decide}}
 {{/request}}
+{{#has_bounced}}
+<h2>Emails that bounced</h2>
+<p class="notice">These people were emailed about this request, and their mail server sent the email back.</p>
+<ul class="bounced">
+{{#bounced}}  <li><strong>{{recipient}}</strong> ({{kind}}): {{reason}}</li>
+{{/bounced}}
+</ul>
+{{/has_bounced}}
 {{#cancel_path}}
 <form method="post" action="{{cancel_path}}"><input type="hidden" name="csrf" value="{{cancel_csrf}}"><button type="submit" class="deny">Cancel my request</button></form>
 {{/cancel_path}}

@@ -108,6 +108,11 @@ struct AccessRequestsController: Sendable {
             }
             let row = try await web.rows([accessRequest], viewer: viewer, csrf: csrf, returnTo: "/requests/\(id)")[0]
             var context: [String: Any] = ["request": row]
+            let bounced = try await web.service.bouncedNotifications(requestID: id, for: viewer)
+            if !bounced.isEmpty {
+                context["has_bounced"] = true
+                context["bounced"] = bounced.map { ["recipient": $0.recipient, "kind": $0.kind.rawValue, "reason": $0.lastError ?? "bounced"] }
+            }
             if accessRequest.requester == viewer.user.email, accessRequest.isOpen(at: web.now) {
                 context["cancel_path"] = "/my-requests/\(id)/cancel"
                 context["cancel_csrf"] = csrf.token(for: "/my-requests/\(id)/cancel", secret: web.secret)

@@ -37,13 +37,14 @@ struct OperationsController: Sendable {
         for state in RequestState.allCases {
             lines.append("approval_gateway_requests{state=\"\(state.rawValue)\"} \(counts.requestsByState[state] ?? 0)")
         }
-        family("approval_gateway_emails_total", "counter", "Notification emails sent and failed.")
+        family("approval_gateway_emails_total", "counter", "Notification emails sent, failed, and bounced after sending.")
         lines.append("approval_gateway_emails_total{status=\"sent\"} \(counts.emailsByStatus[.sent] ?? 0)")
         lines.append("approval_gateway_emails_total{status=\"failed\"} \(counts.emailsByStatus[.failed] ?? 0)")
+        lines.append("approval_gateway_emails_total{status=\"bounced\"} \(counts.emailsByStatus[.bounced] ?? 0)")
         family("approval_gateway_emails_queued", "gauge", "Notification emails waiting to be sent.")
         lines.append("approval_gateway_emails_queued \((counts.emailsByStatus[.pending] ?? 0) + (counts.emailsByStatus[.sending] ?? 0))")
         family("approval_gateway_inbox_messages_total", "counter", "Inbound messages handled, by outcome.")
-        for outcome in [AuditOutcome.decided, .refused, .ignored, .rejected] {
+        for outcome in [AuditOutcome.decided, .refused, .ignored, .rejected, .bounced] {
             lines.append("approval_gateway_inbox_messages_total{outcome=\"\(outcome.rawValue)\"} \(counts.inboundByOutcome[outcome] ?? 0)")
         }
         family("approval_gateway_decision_latency_seconds", "histogram", "Time from a request's creation to its decision.")

@@ -30,16 +30,20 @@ struct GatewayFixture {
             User(email: "requester3@example.test", name: "Ray Requester"),
             // Not a mailbox of the lab: the server refuses it with 550.
             User(email: "no-such-mailbox@example.test", name: "Nobody"),
+            // A remote domain: the lab accepts the mail, then bounces it with a delivery status notification.
+            User(email: "ghost@bounce.example.test", name: "Gus Ghost"),
         ],
         groups: [
             Group(name: "db-approvers", members: ["approver1@example.test", "approver2@example.test", "requester3@example.test"]),
             Group(name: "web-approvers", members: ["approver3@example.test"]),
             Group(name: "ghost-approvers", members: ["no-such-mailbox@example.test", "approver3@example.test"]),
+            Group(name: "remote-approvers", members: ["ghost@bounce.example.test", "approver3@example.test"]),
         ],
         resources: [
             Resource(name: "prod-db", approverGroups: ["db-approvers"], allowedDurations: [3600, 14_400, 28_800]),
             Resource(name: "staging-web", approverGroups: ["web-approvers"]),
             Resource(name: "ghost-app", approverGroups: ["ghost-approvers"]),
+            Resource(name: "remote-app", approverGroups: ["remote-approvers"]),
         ]
     )
 

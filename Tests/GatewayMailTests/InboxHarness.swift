@@ -25,12 +25,14 @@ struct InboxHarness {
     let unstampedSMTP: SMTPSender
 
     var store: SQLiteStore { fixture.store }
+    /// The signed envelope sender, when the harness reads bounces.
+    let bounceAddress: BounceAddress?
     var marker: String { "X-Approval-Gateway: \(fixture.installation)" }
 
     /// - Parameter gatewayUser: the lab user whose INBOX plays the gateway's mailbox; it is emptied first.
     init(
         gatewayUser: String, imapURL: String = "imap://127.0.0.1:1143/INBOX", trustedAuthservID: String? = "mail.example.test", requireAuthentication: Bool = true,
-        answerLimits: AnswerLimits = AnswerLimits()
+        answerLimits: AnswerLimits = AnswerLimits(), bounces: Bool = false
     ) async throws {
         try MailLab.requireRunning()
         try MailLab.resetUser(gatewayUser)
@@ -43,9 +45,12 @@ struct InboxHarness {
         fixture = try await GatewayFixture(now: clock.now, clock: clock, fromAddress: gatewayAddress, replyAddress: "\(gatewayUser)+{key}@example.test", settings: settings)
         smtp = SMTPSender(configuration: try SMTPConfiguration(url: MailLab.smtpURL, startTLS: .opportunistic, caFile: MailLab.caFile, ehloName: "example.test"))
         unstampedSMTP = SMTPSender(configuration: try SMTPConfiguration(url: MailLab.unstampedSMTPURL, startTLS: .opportunistic, caFile: MailLab.caFile, ehloName: "evil.test"))
+        let bounceAddress = bounces ? BounceAddress(pattern: "\(gatewayUser)+bounce-{id}@example.test", keyRing: fixture.keyRing) : nil
+        self.bounceAddress = bounceAddress
         worker = OutboxWorker(
             store: fixture.store, renderer: fixture.renderer, sender: SMTPEmailSender(sender: smtp),
-            policy: OutboxWorker.Policy(maxAttempts: 3, retryInitial: 1, retryMax: 2), clock: clock, logger: Logger(label: "test.outbox")
+            policy: OutboxWorker.Policy(maxAttempts: 3, retryInitial: 1, retryMax: 2), bounceAddress: bounceAddress, clock: clock,
+            logger: Logger(label: "test.outbox")
         )
         var backoff = ReconnectBackoff.Policy()
         backoff.initialDelay = .milliseconds(100)
@@ -56,7 +61,7 @@ struct InboxHarness {
         ))
         let verifier = ReplyVerifier(
             settings: ReplySettings(replyAddress: "\(gatewayUser)+{key}@example.test", trustedAuthservID: trustedAuthservID, requireAuthentication: requireAuthentication),
-            keyRing: fixture.keyRing
+            keyRing: fixture.keyRing, bounceAddress: bounceAddress
         )
         processor = InboxProcessor(
             mailbox: mailbox, verifier: verifier, service: fixture.gateway.service,

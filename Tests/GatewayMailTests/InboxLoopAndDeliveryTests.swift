@@ -180,6 +180,48 @@ import Testing
         relay.stop()
         #expect(try await gateway.store.request(id: request.id)?.state == .approved)
     }
+
+    @Test("LOOP-5: a real Postfix bounce marks the email bounced, names why, and is never answered")
+    func realBounceMarksTheEmailBounced() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver16", bounces: true)
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest("requester1@example.test", resource: "remote-app")
+        let entries = try await gateway.store.outboxEntries(status: nil, limit: 100)
+        let ghost = try #require(entries.first { $0.recipient == "ghost@bounce.example.test" })
+        #expect(ghost.status == .sent)  // accepted by SMTP; the bounce comes later
+        #expect(try await gateway.process() == 1)
+        let bounced = try #require(try await gateway.store.outboxEntries(status: nil, limit: 100).first { $0.id == ghost.id })
+        #expect(bounced.status == .bounced)
+        #expect(bounced.lastError?.hasPrefix("bounced: 5.") == true, "\(bounced.lastError ?? "")")
+        let inbound = try #require(try await gateway.store.inboundMessages(limit: 1).first)
+        #expect(inbound.outcome == .bounced(outboxID: ghost.id) && inbound.requestID == request.id, "\(inbound.outcome) \(inbound.evidence)")
+        // Never answered; the other recipients' emails are untouched.
+        #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
+        #expect(try await gateway.store.outboxEntries(status: .sent, limit: 100).count == entries.count - 1)
+        #expect(try await gateway.folderCount("Rejected") == 1)
+        let audit = try await gateway.store.auditLog(requestID: request.id)
+        #expect(audit.contains { $0.action == .inbound && $0.outcome == .bounced && $0.detail["bounced_recipient"] == "ghost@bounce.example.test" })
+    }
+
+    @Test("LOOP-5: a delivery report to a bounce address with a forged tag marks nothing")
+    func forgedBounceMarksNothing() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver15", bounces: true)
+        defer { Task { await gateway.shutdown() } }
+        _ = try await gateway.createRequest()
+        let sent = try #require(try await gateway.store.outboxEntries(status: .sent, limit: 100).first)
+        let report = [
+            "From: MAILER-DAEMON@example.test", "To: approver15+bounce-\(sent.id)-000000000000@example.test", "Subject: Undelivered Mail",
+            "Message-ID: <forged-\(UUID().uuidString)@evil.test>", "MIME-Version: 1.0",
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"", "", "--b", "Content-Type: text/plain", "",
+            "bounced", "--b", "Content-Type: message/delivery-status", "", "Reporting-MTA: dns; evil.test", "",
+            "Final-Recipient: rfc822; \(sent.recipient)", "Action: failed", "Status: 5.1.1", "--b--", "",
+        ].joined(separator: "\r\n")
+        try await gateway.send(raw: report, envelopeFrom: "", to: "approver15+bounce-\(sent.id)-000000000000@example.test")
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).first { $0.id == sent.id }?.status == .sent)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.outcome == .ignored)
+    }
+
 }
 
 /// A TCP relay (socat) from a local port to the lab's IMAP port, stopped and started by tests.
@@ -206,4 +248,5 @@ struct Relay {
         kill.waitUntilExit()
         process.waitUntilExit()
     }
+
 }

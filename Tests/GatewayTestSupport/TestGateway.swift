@@ -164,7 +164,7 @@ public struct TestGateway: Sendable {
             return .decided(request, grant: grant, right: right)
         case .refused(let code):
             return .refused(DecisionRefusal(code, detail: code.rawValue, state: request?.state, decidedBy: request?.decision?.reviewer), request: request)
-        case .ignored, .rejected:
+        case .ignored, .rejected, .bounced:
             throw ServiceInvariantError("a verified reply was not judged: \(result.outcome)")
         }
     }

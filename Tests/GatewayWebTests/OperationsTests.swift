@@ -61,3 +61,25 @@ import Testing
         #expect(WebFormat.date(date) == expected)
     }
 }
+
+/// LOOP-5 on the pages: a bounced notification shows on its request's page and in /metrics.
+@Suite struct BouncedNotificationPageTests {
+    @Test("LOOP-5: the request page names the bounced email and why; metrics count it")
+    func bouncedEmailShows() async throws {
+        let fixture = try await WebFixture()
+        let request = try await fixture.request()
+        let entry = try #require(try await fixture.store.outboxEntries(status: nil, limit: 10).first { $0.recipient == "approver2@example.test" })
+        try await fixture.store.write { try $0.markOutboxBounced(id: entry.id, reason: "bounced: 5.1.1 User doesn't exist", now: Date()) }
+        try await fixture.application().test(.router) { client in
+            let admin = WebClient(client)
+            try await admin.signIn(fixture, as: "admin@example.test")
+            let page = try await admin.get("/requests/\(request.id)")
+            #expect(page.body.contains("Emails that bounced") && page.body.contains("approver2@example.test") && page.body.contains("bounced: 5.1.1 User doesn"))
+            // The requester, who reviews nothing, is not shown the mail of others.
+            let requester = WebClient(client)
+            try await requester.signIn(fixture, as: "requester1@example.test")
+            #expect(!(try await requester.get("/requests/\(request.id)").body.contains("Emails that bounced")))
+            #expect(try await admin.get("/metrics").body.contains("approval_gateway_emails_total{status=\"bounced\"} 1"))
+        }
+    }
+}

@@ -39,6 +39,8 @@ public enum InboxOutcome: Sendable, Hashable, CustomStringConvertible {
     case ignored
     /// Set aside before any decision was attempted.
     case rejected(InboundRejection)
+    /// A delivery status notification: the gateway's email with this outbox id bounced (LOOP-5).
+    case bounced(outboxID: Int64)
 
     /// The coarse outcome, as counted in metrics and the audit log.
     public var disposition: AuditOutcome {
@@ -47,6 +49,7 @@ public enum InboxOutcome: Sendable, Hashable, CustomStringConvertible {
         case .refused: .refused
         case .ignored: .ignored
         case .rejected: .rejected
+        case .bounced: .bounced
         }
     }
 
@@ -57,6 +60,7 @@ public enum InboxOutcome: Sendable, Hashable, CustomStringConvertible {
         case .refused(let code): code.rawValue
         case .ignored: "automated"
         case .rejected(let rejection): rejection.rawValue
+        case .bounced(let outboxID): String(outboxID)
         }
     }
 
@@ -75,6 +79,9 @@ public enum InboxOutcome: Sendable, Hashable, CustomStringConvertible {
         case .rejected?:
             guard let rejection = reason.flatMap(InboundRejection.init(rawValue:)) else { throw InboxOutcomeDecodingError(disposition, reason) }
             self = .rejected(rejection)
+        case .bounced?:
+            guard let outboxID = reason.flatMap({ Int64($0) }) else { throw InboxOutcomeDecodingError(disposition, reason) }
+            self = .bounced(outboxID: outboxID)
         default:
             throw InboxOutcomeDecodingError(disposition, reason)
         }
@@ -149,6 +156,32 @@ public enum InboundContent: Sendable, Hashable {
     case rejected(InboundRejection)
     /// A reply to judge.
     case reply(ReplyClaim)
+    /// A delivery status notification for one of the gateway's emails, to its bounce address.
+    case bounce(DeliveryFailureReport)
+}
+
+/// What a delivery status notification (RFC 3464) says about one of the gateway's emails.
+public struct DeliveryFailureReport: Sendable, Hashable {
+    /// The outbox entry, from the signed bounce address the notification was sent back to.
+    public var outboxID: Int64
+    /// The recipient the report is about (`Final-Recipient`), if given.
+    public var recipient: String?
+    /// The RFC 3463 status (`5.1.1`).
+    public var status: String
+    /// The receiving server's words (`Diagnostic-Code`), if given.
+    public var diagnostic: String?
+
+    public init(outboxID: Int64, recipient: String?, status: String, diagnostic: String?) {
+        self.outboxID = outboxID
+        self.recipient = recipient
+        self.status = status
+        self.diagnostic = diagnostic
+    }
+
+    /// A short reason for operators: the status and the diagnostic.
+    public var summary: String {
+        "bounced: \(status)" + (diagnostic.map { " \($0)" } ?? "")
+    }
 }
 
 /// One message from the gateway's mailbox, read.

@@ -80,6 +80,11 @@ public protocol OutboxRepository {
     func notifiedRecipients(requestID: Int64) throws -> [String]
     /// The outbox entry whose rendered email had `messageID` (without angle brackets).
     func outboxEntry(messageID: String) throws -> OutboxEntry?
+    func outboxEntry(id: Int64) throws -> OutboxEntry?
+    /// Marks an email returned by a delivery status notification (LOOP-5).
+    func markOutboxBounced(id: Int64, reason: String, now: Date) throws
+    /// The emails about a request, oldest first.
+    func outboxEntries(requestID: Int64) throws -> [OutboxEntry]
 }
 
 /// The append-only audit log (AUDIT-1).
