@@ -88,7 +88,7 @@ struct InboxHarness {
     @discardableResult
     func reply(
         to notification: String, from: String, envelopeFrom: String? = nil, body: String, messageID: String = "\(UUID().uuidString)@client.example.test",
-        replyTo override: String? = nil, extraHeaders: [String] = [], unstamped: Bool = false
+        replyTo override: String? = nil, extraHeaders: [String] = [], unstamped: Bool = false, threadHeaders: Bool = true
     ) async throws -> String {
         let parsed = try MailMessage(parsing: notification)
         let replyTo = override ?? parsed.headers["Reply-To"].flatMap { try? AddressParser.parseSingleMailbox($0).address } ?? ""
@@ -102,8 +102,11 @@ struct InboxHarness {
             "Subject: Re: \(subject)",
             "Date: \(MessageBuilder.rfc5322Date(Int64(Date().timeIntervalSince1970), offsetMinutes: 60))",
             "Message-ID: <\(messageID)>",
-            "In-Reply-To: \(original)",
-            "References: \(parsed.headers["References"] ?? "") \(original)",
+        ]
+        if threadHeaders {
+            lines += ["In-Reply-To: \(original)", "References: \(parsed.headers["References"] ?? "") \(original)"]
+        }
+        lines += [
             "MIME-Version: 1.0",
             "Content-Type: text/plain; charset=UTF-8",
             "Content-Transfer-Encoding: 8bit",

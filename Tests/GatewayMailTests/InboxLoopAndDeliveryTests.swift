@@ -53,7 +53,7 @@ import Testing
         #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
     }
 
-    @Test("LOOP-2 / LOOP-4: the gateway's own mail fed back 100 times produces at most one outgoing email")
+    @Test("LOOP-2: the gateway's own mail fed back 100 times produces no outgoing email")
     func ownMailFedBack() async throws {
         let gateway = try await InboxHarness(gatewayUser: "approver7")
         defer { Task { await gateway.shutdown() } }
@@ -69,7 +69,27 @@ import Testing
         }
         #expect(try await gateway.process(expecting: 100, timeout: .seconds(60)) == 100)
         let after = try await gateway.store.outboxEntries(status: nil, limit: 1000).count
-        #expect(after - before <= 1)
+        #expect(after == before)
+        #expect(try await gateway.store.inboundMessages(limit: 200).filter { $0.outcome == .ignored }.count == 100)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+    }
+
+    @Test("LOOP-4: 100 unclear replies from the verified reviewer (a client stuck in a loop) get exactly one answer")
+    func answerLimitsStopALoop() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver14")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        let before = try await gateway.store.outboxEntries(status: nil, limit: 1000).count
+        for index in 0..<100 {
+            // Authenticated, from the key's reviewer, not marked automated: only the answer limits stop it.
+            try await gateway.reply(to: notification, from: "approver1@example.test", body: "Hello? (\(index))", messageID: "loop\(index)-\(UUID().uuidString)@client.example.test")
+        }
+        #expect(try await gateway.process(expecting: 100, timeout: .seconds(60)) == 100)
+        let answers = try await gateway.store.outboxEntries(status: nil, limit: 1000).dropFirst(before)
+        #expect(answers.count == 1)
+        #expect(answers.first?.kind == .replyRefusal && answers.first?.recipient == "approver1@example.test")
+        #expect(try await gateway.store.inboundMessages(limit: 200).filter { $0.outcome == .rejected(.notUnderstood) }.count == 100)
         #expect(try await gateway.store.request(id: request.id)?.state == .pending)
     }
 

@@ -193,4 +193,64 @@ import Testing
         #expect(refusal.context["refusal_code"] == "not_pending")
         #expect(try await gateway.renderedText(refusal).contains("it was already denied by approver1@example.test."))
     }
+
+    @Test("REPLY-4: without a trusted authserv-id, replies are refused (fail closed) and not answered")
+    func noTrustedAuthservID() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver37", trustedAuthservID: nil, requireAuthentication: true)
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "approve")
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.request(id: request.id)?.state == .pending)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.outcome == .rejected(.authenticationNotConfigured))
+        #expect(try await gateway.store.outboxEntries(status: nil, limit: 100).allSatisfy { ![.replyConfirmation, .replyRefusal].contains($0.kind) })
+    }
+
+    @Test("A client that drops the reply address still decides through In-Reply-To / References")
+    func threadFallback() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver38")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        // Replied to the gateway's plain address (From), not the personal reply address.
+        try await gateway.reply(to: notification, from: "approver1@example.test", body: "deny: not today", replyTo: "approver38@example.test")
+        #expect(try await gateway.process() == 1)
+        let stored = try #require(try await gateway.store.request(id: request.id))
+        #expect(stored.state == .denied && stored.decision?.reviewer == "approver1@example.test" && stored.decision?.channel == .reply)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.evidence["token_source"] == "thread")
+        // Without the thread either, nothing is known: no key.
+        let other = try await gateway.createRequest("requester2@example.test")
+        let second = try await gateway.notification(for: "approver1@example.test", request: other)
+        try await gateway.reply(to: second, from: "approver1@example.test", body: "approve", replyTo: "approver38@example.test", threadHeaders: false)
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.request(id: other.id)?.state == .pending)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.outcome == .rejected(.noToken))
+    }
+
+    @Test("A reply carrying two different valid keys is ambiguous; a tampered key does not verify")
+    func twoKeysAndATamperedKey() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver49")
+        defer { Task { await gateway.shutdown() } }
+        let first = try await gateway.createRequest()
+        let second = try await gateway.createRequest("requester2@example.test")
+        let one = try await gateway.notification(for: "approver1@example.test", request: first)
+        let two = try await gateway.notification(for: "approver1@example.test", request: second)
+        func replyAddress(_ notification: String) throws -> String {
+            try #require(try MailMessage(parsing: notification).headers["Reply-To"].map { try AddressParser.parseSingleMailbox($0).address })
+        }
+        let keyOne = try replyAddress(one), keyTwo = try replyAddress(two)
+        try await gateway.reply(to: one, from: "approver1@example.test", body: "approve", extraHeaders: ["Cc: \(keyTwo)"], threadHeaders: false)
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.outcome == .rejected(.ambiguousToken))
+
+        var tampered = Array(keyOne)
+        let at = keyOne.distance(from: keyOne.startIndex, to: keyOne.firstIndex(of: "@")!)
+        tampered[at - 2] = tampered[at - 2] == "a" ? "b" : "a"
+        try await gateway.reply(to: one, from: "approver1@example.test", body: "approve", replyTo: String(tampered), threadHeaders: false)
+        #expect(try await gateway.process() == 1)
+        #expect(try await gateway.store.inboundMessages(limit: 1).first?.outcome == .rejected(.invalidToken))
+        #expect(try await gateway.store.request(id: first.id)?.state == .pending)
+        #expect(try await gateway.store.request(id: second.id)?.state == .pending)
+    }
 }
