@@ -44,6 +44,7 @@ struct GatewayFixture {
             Resource(name: "staging-web", approverGroups: ["web-approvers"]),
             Resource(name: "ghost-app", approverGroups: ["ghost-approvers"]),
             Resource(name: "remote-app", approverGroups: ["remote-approvers"]),
+            Resource(name: "idle-app", approverGroups: ["web-approvers"], autoLockAfterDays: 2),
         ]
     )
 

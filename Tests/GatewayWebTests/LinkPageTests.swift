@@ -235,6 +235,32 @@ import Testing
         #expect(try await fixture.store.request(id: request.id)?.state == .approved)
     }
 
+    /// The confirmation code's lockout: five wrong codes in 15 minutes lock it, even for the right
+    /// code; once the window has passed, the right code decides.
+    @Test func linkCodeLocksAfterFiveWrongCodes() async throws {
+        let fixture = try await WebFixture()
+        let request = try await fixture.request(resource: "vault")
+        try await fixture.application().test(.router) { client in
+            let browser = WebClient(client)
+            try await browser.signIn(fixture, as: "approver1@example.test")
+            let target = try #require(try await browser.get(fixture.link(.approve, request: request, to: "approver1@example.test")).location)
+            let page = try await browser.get(target)
+            let form = [("csrf", try #require(page.field("csrf", inFormPosting: target))), ("token", try #require(page.field("token"))), ("intent", "decide"), ("action", "approve")]
+            let right = LinkCode.code(requestID: request.id, reviewer: "approver1@example.test", ring: fixture.keyRing)
+            for wrong in ["00000000", "11111111", "22222222", "33333333", "44444444"] where wrong != right {
+                #expect(try await browser.post(target, form + [("code", wrong)]).status == .badRequest)
+            }
+            let locked = try await browser.post(target, form + [("code", right)])
+            #expect(locked.status == .tooManyRequests && locked.body.contains("Too many wrong codes"))
+            #expect(try await fixture.store.request(id: request.id)?.state == .pending)
+            fixture.clock.advance(by: 15 * 60 + 1)
+            #expect(try await browser.post(target, form + [("code", right)]).status == .ok)
+        }
+        #expect(try await fixture.store.request(id: request.id)?.state == .approved)
+        let reasons = try await fixture.store.auditLog(requestID: request.id).filter { $0.action == .decide }.compactMap(\.reason)
+        #expect(reasons.filter { $0 == "wrong_code" }.count == 5 && reasons.contains("code_locked"))
+    }
+
     /// A resource with link decisions switched off: the page offers no decision, and a decision
     /// through the link channel (here from a form opened before the switch) is refused.
     @Test func linkDecisionsCanBeSwitchedOff() async throws {
