@@ -150,7 +150,7 @@ let package = Package(
             dependencies: ["GatewayApp", "GatewayCore", "GatewayStore", "GatewayTestSupport", "ApprovalTokens"]
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "GatewayCore"]),
-        .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI", "GatewayTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "GatewayMailTests",
             dependencies: [
@@ -163,7 +163,7 @@ let package = Package(
             dependencies: ["MailMessage"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "MailTransportTests", dependencies: ["MailTransport"]),
+        .testTarget(name: "MailTransportTests", dependencies: ["MailTransport", "GatewayTestSupport"]),
         .testTarget(
             name: "GatewayWebTests",
             dependencies: [

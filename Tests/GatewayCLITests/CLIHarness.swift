@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
 /// Runs the real `approval-gateway` executable against a scratch configuration and database.
@@ -21,7 +22,7 @@ struct CLIHarness {
     let directory: URL
     let configPath: String
 
-    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let projectRoot = TestProject.root
 
     /// The executable next to the test bundle (SwiftPM builds both), or `$APPROVAL_GATEWAY_BIN`.
     static var executable: URL {

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
 /// The whole gateway as an operator runs it: `approval-gateway serve` against the real mail lab,
@@ -6,26 +7,9 @@ import Testing
 @Suite(.serialized) struct ServeEndToEndTests {
     static let gatewayUser = "approver19"
 
-    func labScript(_ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [CLIHarness.projectRoot.appendingPathComponent("scripts/mail-lab").path] + arguments
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "scripts/mail-lab \(arguments) failed: start the lab with `AUTH_RESULTS=1 scripts/mail-lab start`")
-    }
-
-    /// Messages in a lab user's INBOX containing `marker`.
+    /// Messages in a lab user's INBOX containing `marker` (the shared lab helper).
     func mailbox(_ user: String, containing marker: String) -> [String] {
-        let base = (ProcessInfo.processInfo.environment["MAIL_LAB_DIR"] ?? "/tmp/mail-lab") + "/mail/example.test/\(user)/Maildir"
-        return ["new", "cur"].flatMap { folder -> [String] in
-            let path = "\(base)/\(folder)"
-            return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).compactMap {
-                try? String(contentsOfFile: "\(path)/\($0)", encoding: .utf8)
-            }.filter { $0.contains(marker) }
-        }
+        MailLab.messages(for: "\(user)@example.test", containing: marker)
     }
 
     func waitFor<T>(_ what: String, timeout: Duration = .seconds(20), _ probe: () throws -> T?) async throws -> T {
@@ -41,7 +25,7 @@ import Testing
 
     @Test("serve: a request from the CLI is emailed, approver1's reply approves it, SIGTERM stops the gateway cleanly")
     func replyDecidesThroughServe() async throws {
-        try labScript("reset-user", Self.gatewayUser)
+        try MailLab.resetUser(Self.gatewayUser)
         let port = Int.random(in: 30_000...39_999)
         let cli = try CLIHarness(extraConfig: """
             templates: \(CLIHarness.projectRoot.appendingPathComponent("templates").path)
@@ -121,7 +105,8 @@ import Testing
         #expect(decided["decided_by"] as? String == "approver1@example.test")
         #expect(decided["channel"] as? String == "reply")
         #expect(decided["comment"] as? String == "on call this week")
-        _ = try await waitFor("approver1's confirmation") { mailbox("approver1", containing: "Done: you approved").first { $0.contains("Request:    #\(id)") } }
+        // Tied to this run by the request's unique reason: request ids start at 1 in every fresh database.
+        _ = try await waitFor("approver1's confirmation") { mailbox("approver1", containing: marker).first { $0.contains("Done: you approved") } }
         _ = try await waitFor("the requester's outcome") { mailbox("requester1", containing: marker).first { $0.contains("was approved by") } }
 
         // Graceful shutdown on SIGTERM.

@@ -9,7 +9,7 @@ import Logging
 
 /// A store with a directory, a key ring and a renderer over the project's real templates.
 struct GatewayFixture {
-    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let projectRoot = TestProject.root
 
     let store: SQLiteStore
     /// The approval service over `store`, at the instants the tests choose.

@@ -45,7 +45,7 @@ final class LogRecorder: Sendable {
 /// A real SQLite store with a directory, a key ring, a movable clock, and the web application over
 /// the project's real templates.
 struct WebFixture {
-    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let projectRoot = TestProject.root
     static let publicURL = "http://gateway.example.test"
 
     let store: SQLiteStore
