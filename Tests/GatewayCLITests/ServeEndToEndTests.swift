@@ -26,12 +26,11 @@ import Testing
     @Test("serve: a request from the CLI is emailed, approver1's reply approves it, SIGTERM stops the gateway cleanly")
     func replyDecidesThroughServe() async throws {
         try MailLab.resetUser(Self.gatewayUser)
-        let port = Int.random(in: 30_000...39_999)
+        // The web server is not used here: port 0 takes any free port, so no other run can collide.
         let cli = try CLIHarness(extraConfig: """
-            templates: \(CLIHarness.projectRoot.appendingPathComponent("templates").path)
             http:
-              listen: 127.0.0.1:\(port)
-              public_url: http://127.0.0.1:\(port)
+              listen: 127.0.0.1:0
+              public_url: http://127.0.0.1:8080
             smtp:
               url: smtp://127.0.0.1:2525
               from: \(Self.gatewayUser)@example.test
