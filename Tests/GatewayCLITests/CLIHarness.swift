@@ -50,6 +50,30 @@ struct CLIHarness {
         try "database: gateway.sqlite\ndirectory: directory.yaml\n\(extraConfig)".write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
+    /// The configuration of a gateway on the mail lab, with `gatewayUser`'s INBOX as its mailbox and
+    /// `http` as the web server's address (`127.0.0.1:0` for any free port).
+    static func labConfiguration(gatewayUser: String, http: String = "127.0.0.1:0", imapExtra: String = "", extra: String = "") -> String {
+        """
+        http:
+          listen: \(http)
+          public_url: http://\(http)
+        smtp:
+          url: smtp://127.0.0.1:2525
+          from: \(gatewayUser)@example.test
+          starttls: off
+        imap:
+          url: imap://127.0.0.1:1143/INBOX
+          username: \(gatewayUser)@example.test
+          password: secret
+          starttls: off
+        \(imapExtra)
+        reply:
+          address: \(gatewayUser)+{key}@example.test
+          trusted_authserv_id: mail.example.test
+        \(extra)
+        """
+    }
+
     /// Runs one command with `--config` pointing at the scratch configuration, from `cwd` (the
     /// scratch folder by default), with extra environment variables.
     func run(_ arguments: [String], config: Bool = true, environment: [String: String] = [:], cwd: URL? = nil) throws -> Result {

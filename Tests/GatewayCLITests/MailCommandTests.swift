@@ -30,20 +30,7 @@ import Testing
     @Test("REPLY-3: check-inbox warns when recent messages lack the receiving server's Authentication-Results stamp; send-test delivers")
     func checkInboxWarnsAboutMissingStamps() async throws {
         try lab("reset-user", Self.gatewayUser)
-        let cli = try CLIHarness(extraConfig: """
-            smtp:
-              url: smtp://127.0.0.1:2525
-              from: \(Self.gatewayUser)@example.test
-              starttls: off
-            imap:
-              url: imap://127.0.0.1:1143/INBOX
-              username: \(Self.gatewayUser)@example.test
-              password: secret
-              starttls: off
-            reply:
-              address: \(Self.gatewayUser)+{key}@example.test
-              trusted_authserv_id: mail.example.test
-            """)
+        let cli = try CLIHarness(extraConfig: CLIHarness.labConfiguration(gatewayUser: Self.gatewayUser))
         // send-test through the stamping server: delivered, stamped.
         let sent = try cli.run("mail", "send-test", "--to", "\(Self.gatewayUser)@example.test")
         #expect(sent.status == 0, "\(sent.stderr)")

@@ -27,26 +27,9 @@ import Testing
     func replyDecidesThroughServe() async throws {
         try MailLab.resetUser(Self.gatewayUser)
         // The web server is not used here: port 0 takes any free port, so no other run can collide.
-        let cli = try CLIHarness(extraConfig: """
-            http:
-              listen: 127.0.0.1:0
-              public_url: http://127.0.0.1:8080
-            smtp:
-              url: smtp://127.0.0.1:2525
-              from: \(Self.gatewayUser)@example.test
-              starttls: off
-            imap:
-              url: imap://127.0.0.1:1143/INBOX
-              username: \(Self.gatewayUser)@example.test
-              password: secret
-              starttls: off
-              poll_interval: 2s
-            reply:
-              address: \(Self.gatewayUser)+{key}@example.test
-              trusted_authserv_id: mail.example.test
-            notifications:
-              sweep_interval: 1s
-            """)
+        let cli = try CLIHarness(extraConfig: CLIHarness.labConfiguration(
+            gatewayUser: Self.gatewayUser, imapExtra: "  poll_interval: 2s", extra: "notifications:\n  sweep_interval: 1s"
+        ))
         let serve = Process()
         serve.executableURL = CLIHarness.executable
         serve.arguments = ["serve", "--config", cli.configPath]

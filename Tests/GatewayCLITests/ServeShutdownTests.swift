@@ -10,25 +10,8 @@ import Testing
     func startServe(_ cli: CLIHarness) async throws -> (process: Process, log: URL) {
         for _ in 0..<5 {
             let port = Int.random(in: 40_000...49_999)
-            try """
-                database: gateway.sqlite
-                directory: directory.yaml
-                http:
-                  listen: 127.0.0.1:\(port)
-                  public_url: http://127.0.0.1:\(port)
-                smtp:
-                  url: smtp://127.0.0.1:2525
-                  from: \(Self.gatewayUser)@example.test
-                  starttls: off
-                imap:
-                  url: imap://127.0.0.1:1143/INBOX
-                  username: \(Self.gatewayUser)@example.test
-                  password: secret
-                  starttls: off
-                reply:
-                  address: \(Self.gatewayUser)+{key}@example.test
-                  trusted_authserv_id: mail.example.test
-                """.write(toFile: cli.configPath, atomically: true, encoding: .utf8)
+            try ("database: gateway.sqlite\ndirectory: directory.yaml\n" + CLIHarness.labConfiguration(gatewayUser: Self.gatewayUser, http: "127.0.0.1:\(port)"))
+                .write(toFile: cli.configPath, atomically: true, encoding: .utf8)
             let serve = Process()
             serve.executableURL = CLIHarness.executable
             serve.arguments = ["serve", "--config", cli.configPath]
