@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // MARK: C libraries
@@ -72,6 +75,20 @@ let package = Package(
             name: "GatewayStore",
             dependencies: ["GatewayCore", "GatewayApp", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        /// The PostgreSQL store (PostgresNIO): a connection pool running the repositories'
+        /// transactions, and versioned migrations. Several gateways share one database.
+        .target(
+            name: "GatewayPostgres",
+            dependencies: [
+                "GatewayCore", "GatewayApp", "GatewayConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         /// The configuration file and the YAML directory format.
         .target(
             name: "GatewayConfig",
@@ -109,8 +126,8 @@ let package = Package(
         .target(
             name: "GatewayCLI",
             dependencies: [
-                "GatewayCore", "GatewayApp", "GatewayStore", "GatewayConfig", "GatewayMail", "ApprovalTokens", "MailMessage",
-                "MailTransport", "GatewayWeb", "GatewayAPI",
+                "GatewayCore", "GatewayApp", "GatewayStore", "GatewayPostgres", "GatewayConfig", "GatewayMail", "ApprovalTokens",
+                "MailMessage", "MailTransport", "GatewayWeb", "GatewayAPI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -135,7 +152,7 @@ let package = Package(
         /// decisions through each channel's real proof.
         .target(
             name: "GatewayTestSupport",
-            dependencies: ["GatewayApp", "GatewayCore", "GatewayStore", "ApprovalTokens"],
+            dependencies: ["GatewayApp", "GatewayCore", "GatewayStore", "GatewayPostgres", "GatewayConfig", "ApprovalTokens"],
             path: "Tests/GatewayTestSupport"
         ),
 
@@ -148,6 +165,10 @@ let package = Package(
         .testTarget(
             name: "GatewayAppTests",
             dependencies: ["GatewayApp", "GatewayCore", "GatewayStore", "GatewayTestSupport", "ApprovalTokens"]
+        ),
+        .testTarget(
+            name: "GatewayPostgresTests",
+            dependencies: ["GatewayPostgres", "GatewayConfig", "GatewayTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "GatewayCore"]),
         .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI", "GatewayTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -14,7 +14,7 @@ public struct ApprovalGatewayCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, RequestCommand.self, AccessCommand.self, DirectoryCommand.self, NotificationsCommand.self,
             OutboxCommand.self, UsageCommand.self, SigningCommand.self, MailCommand.self, APIKeyCommand.self, AuditCommand.self,
-            ConfigCommand.self,
+            ConfigCommand.self, DatabaseCommand.self,
         ]
     )
 

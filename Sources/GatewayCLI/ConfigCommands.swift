@@ -80,7 +80,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
         static func effective(_ c: GatewayConfiguration) -> JSONValue {
             .object([
-                ("database", .string(c.database)),
+                ("database", .string(c.database.description)),
                 ("directory", .string(c.directory)),
                 ("templates", .string(c.templates ?? "(built in)")),
                 ("http", .object([

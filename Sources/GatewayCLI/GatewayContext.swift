@@ -38,10 +38,19 @@ public struct GlobalOptions: ParsableArguments {
     func openContext() async throws -> GatewayContext {
         let configuration = try loadConfiguration()
         let store: SQLiteStore
-        do {
-            store = try SQLiteStore(path: configuration.database)
-        } catch {
-            throw CLIFailure("\(error)")
+        switch configuration.database {
+        case .sqlite(let path):
+            do {
+                store = try SQLiteStore(path: path)
+            } catch {
+                throw CLIFailure("\(error)")
+            }
+        case .postgres(let url):
+            // The PostgreSQL store holds the schema so far (`db migrate`); its repositories are not
+            // complete, and a gateway must not half-work on a shared database.
+            throw CLIFailure(
+                "database \(url) is PostgreSQL: this version can create and migrate its schema (`approval-gateway db migrate`) but cannot serve from it yet; use an SQLite database"
+            )
         }
         // The operator's commands need no signing keys; where one is missing, the use cases that
         // would need it (sign-in links, confirmation codes) refuse instead.

@@ -3,7 +3,7 @@ import Foundation
 import GatewayConfig
 
 /// Where the signing keys come from: `APPROVAL_GATEWAY_SIGNING_KEYS` (the keys file's text), else the
-/// file named by `signing.keys_file`, else `signing.keys` beside the database, created with a fresh
+/// file named by `signing.keys_file`, else `signing.keys` beside an SQLite database, created with a fresh
 /// key on first use (the embedded default).
 enum SigningKeys {
     static let environmentVariable = "APPROVAL_GATEWAY_SIGNING_KEYS"
@@ -12,8 +12,17 @@ enum SigningKeys {
         if let text = ProcessInfo.processInfo.environment[environmentVariable] {
             return try ring(text, source: environmentVariable)
         }
-        let path = configuration.signing.keysFile
-            ?? URL(fileURLWithPath: configuration.database).deletingLastPathComponent().appendingPathComponent("signing.keys").path
+        let path: String
+        if let file = configuration.signing.keysFile {
+            path = file
+        } else if case .sqlite(let database) = configuration.database {
+            path = URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent("signing.keys").path
+        } else {
+            // Gateways sharing a database must share their keys: one gateway's links are checked by another.
+            throw CLIFailure(
+                "with a PostgreSQL database, set signing.keys_file (the same keys file on every gateway) or \(environmentVariable)"
+            )
+        }
         if !FileManager.default.fileExists(atPath: path) {
             guard configuration.signing.keysFile == nil, createIfMissing else {
                 throw CLIFailure("the signing keys file \(path) does not exist (create one with `approval-gateway signing generate-key > \(path)`)")

@@ -119,8 +119,8 @@ public struct SigningSettings: Sendable, Hashable {
 /// the way to give secrets. Relative paths in the file are relative to the file's directory.
 /// Unknown keys and bad values are errors that name the key.
 public struct GatewayConfiguration: Sendable, Hashable {
-    /// The SQLite database file (absolute).
-    public var database: String
+    /// The database: an SQLite file (absolute path) or a PostgreSQL URL.
+    public var database: DatabaseLocation
     /// The directory file imported on start (absolute), if any.
     public var directory: String?
     /// A folder overriding the built-in email and web templates; `nil` for the built-in ones.
@@ -139,12 +139,12 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public static let environmentPrefix = "APPROVAL_GATEWAY_"
 
     enum Kind: Equatable {
-        case string, path, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress, bounceAddress, addressList
+        case string, path, database, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress, bounceAddress, addressList
     }
 
     /// Every key the file may hold, with its kind and default.
     static let schema: [(key: String, kind: Kind, defaultValue: String?)] = [
-        ("database", .path, "var/approval-gateway.sqlite"),
+        ("database", .database, "var/approval-gateway.sqlite"),
         ("directory", .path, nil),
         // No default: the templates built into the binary; a folder given here overrides them.
         ("templates", .path, nil),
@@ -233,7 +233,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
             string(key).flatMap(StartTLSSetting.init(rawValue:)) ?? StartTLSSetting.default(for: url)
         }
         let configuration = GatewayConfiguration(
-            database: string("database")!,
+            database: typed["database"] as! DatabaseLocation,
             directory: string("directory"),
             templates: string("templates"),
             http: HTTPSettings(
@@ -320,6 +320,12 @@ public struct GatewayConfiguration: Sendable, Hashable {
         case .path:
             if value.hasPrefix("/") { return URL(fileURLWithPath: value).standardizedFileURL.path }
             return URL(fileURLWithPath: baseDirectory).appendingPathComponent(value).standardizedFileURL.path
+        case .database:
+            do {
+                return try DatabaseLocation.parse(value, baseDirectory: baseDirectory)
+            } catch {
+                walker.problem(source, nil, error.description)
+            }
         case .bool:
             if let flag = DirectoryFile.parseBool(value) { return flag }
             walker.problem(source, nil, "must be true or false, not \"\(value)\"")

@@ -60,6 +60,14 @@ public final class SQLiteStore: Sendable {
         pool = opened!
     }
 
+    /// The schema migrations applied to the database file at `path`, read without migrating it.
+    public static func appliedMigrations(path: String) throws -> [String] {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        return try queue.read { db in try migrator.appliedMigrations(db) }
+    }
+
     /// The schema migrations applied to this database, in order.
     public func appliedMigrations() throws -> [String] {
         try pool.read { db in try Self.migrator.appliedMigrations(db) }

@@ -5,7 +5,7 @@ import Testing
     @Test("Defaults point at the embedded database and the loopback mail lab")
     func defaults() throws {
         let configuration = try GatewayConfiguration.parse("", file: "gateway.yaml", baseDirectory: "/srv/gateway/config")
-        #expect(configuration.database == "/srv/gateway/config/var/approval-gateway.sqlite")
+        #expect(configuration.database == .sqlite(path: "/srv/gateway/config/var/approval-gateway.sqlite"))
         #expect(configuration.directory == nil)
         #expect(configuration.smtp.url == "smtp://127.0.0.1:2525")
         #expect(configuration.smtp.verifyCertificates)
@@ -55,9 +55,31 @@ import Testing
             "database: ../var/g.sqlite\ndirectory: directory.yaml\nsmtp:\n  ca_file: /etc/ssl/ca.pem\n",
             file: "gateway.yaml", baseDirectory: "/srv/gateway/config"
         )
-        #expect(configuration.database == "/srv/gateway/var/g.sqlite")
+        #expect(configuration.database == .sqlite(path: "/srv/gateway/var/g.sqlite"))
         #expect(configuration.directory == "/srv/gateway/config/directory.yaml")
         #expect(configuration.smtp.caFile == "/etc/ssl/ca.pem")
+    }
+
+    @Test("database takes a PostgreSQL URL (libpq form) as well as a file path")
+    func postgresDatabase() throws {
+        let configuration = try GatewayConfiguration.parse(
+            "database: postgresql://gateway@db.internal:5433/approvals?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem&pool=20\n",
+            file: "gateway.yaml", baseDirectory: "/"
+        )
+        guard case .postgres(let url) = configuration.database else {
+            Issue.record("expected a PostgreSQL location, got \(configuration.database)")
+            return
+        }
+        #expect(url.user == "gateway" && url.host == "db.internal" && url.port == 5433 && url.database == "approvals")
+        #expect(url.sslMode == .verifyFull && url.sslRootCertificate == "/etc/ssl/db-ca.pem" && url.poolSize == 20)
+        #expect(try PostgresURL(url.description) == url)
+        let defaults = try PostgresURL("postgres://gateway@[::1]/approvals")
+        #expect(defaults.host == "::1" && defaults.port == 5432 && defaults.sslMode == .prefer && defaults.poolSize == 10)
+        #expect(try PostgresURL(defaults.description) == defaults)
+        let fromEnvironment = try GatewayConfiguration.parse(
+            "", file: "gateway.yaml", baseDirectory: "/", environment: ["APPROVAL_GATEWAY_DATABASE": "postgres://gw@10.0.0.5/a"]
+        )
+        #expect(fromEnvironment.database == .postgres(try PostgresURL("postgres://gw@10.0.0.5/a")))
     }
 
     @Test("Environment variables override keys, which is how secrets are given")
@@ -83,6 +105,13 @@ import Testing
         ("reply:\n  address: gateway@example.test\n", ["reply.address", "{key}"]),
         ("smtp: [a, b]\n", ["smtp", "mapping"]),
         ("smtp:\n  url: [a]\n", ["smtp.url", "single value"]),
+        ("database: postgres://gateway:hunter2@db/approvals\n", ["database", "must not contain a password", "APPROVAL_GATEWAY_DATABASE_PASSWORD"]),
+        ("database: postgres://gateway@db/approvals?sslmode=maybe\n", ["database", "sslmode", "verify-full"]),
+        ("database: postgres://db/approvals\n", ["database", "needs a user"]),
+        ("database: postgres://gateway@db/\n", ["database", "database name"]),
+        ("database: postgres://gateway@db/a?pool=0\n", ["database", "pool"]),
+        ("database: postgres://gateway@db/a?sslrootcert=/ca.pem\n", ["database", "verify-full"]),
+        ("database: mysql://gateway@db/a\n", ["database", "postgres:// URL"]),
     ])
     func refusesBadConfiguration(yaml: String, mentions: [String]) {
         #expect {
@@ -107,6 +136,6 @@ import Testing
         let path = #filePath.replacingOccurrences(of: "Tests/GatewayConfigTests/GatewayConfigurationTests.swift", with: "config/gateway.yaml")
         let configuration = try GatewayConfiguration.load(path: path, environment: [:])
         #expect(configuration.directory?.hasSuffix("config/directory.yaml") == true)
-        #expect(configuration.database.hasSuffix("var/approval-gateway.sqlite"))
+        #expect(configuration.database.description.hasSuffix("var/approval-gateway.sqlite"))
     }
 }

@@ -109,7 +109,6 @@ import Testing
     @Test("AUTHZ-3: a decided request cannot change; the refusal names who decided", arguments: StoreBackend.allCases)
     func secondDecision(backend: StoreBackend) async throws {
         let gateway = try await Fixture.gateway(backend).gateway
-        let store = gateway.store
         let request = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         _ = try await gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .approve, channel: .reply), now: later)
         let second = try await gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver2@example.test", action: .deny, channel: .link), now: later)
@@ -151,7 +150,6 @@ import Testing
     @Test("AUTHZ-2: a reviewer removed from the approver group after the request cannot decide", arguments: StoreBackend.allCases)
     func membershipRemovedBeforeDecision(backend: StoreBackend) async throws {
         let gateway = try await Fixture.gateway(backend).gateway
-        let store = gateway.store
         let request = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         var directory = Fixture.directory
         directory.groups[0].members.remove("approver1@example.test")
@@ -167,7 +165,6 @@ import Testing
     @Test("A user removed from the directory loses review rights, even an admin", arguments: StoreBackend.allCases)
     func deactivatedAdmin(backend: StoreBackend) async throws {
         let gateway = try await Fixture.gateway(backend).gateway
-        let store = gateway.store
         let request = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         var directory = Fixture.directory
         directory.users.removeAll { $0.email == "admin@example.test" }

@@ -65,7 +65,6 @@ import Testing
     @Test("Only the requester cancels, and only while pending", arguments: StoreBackend.allCases)
     func cancel(backend: StoreBackend) async throws {
         let gateway = try await Fixture.gateway(backend).gateway
-        let store = gateway.store
         let request = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         await #expect(throws: RequestError.self) {
             try await gateway.cancelRequest(id: request.id, requester: "admin@example.test", now: Fixture.start)

@@ -1,0 +1,194 @@
+import Foundation
+import GatewayConfig
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+
+/// A pool of PostgreSQL connections that runs synchronous transaction bodies, as GRDB does for
+/// SQLite.
+///
+/// The gateway's repositories are synchronous: a use case reads, decides and writes inside one
+/// closure so that nothing else can interleave. Each body runs on a thread of a private pool
+/// (never on the Swift concurrency pool or an event loop), holding one connection for its length;
+/// its statements block that thread while the event loop talks to the server. There are as many
+/// threads as connections, so a body never waits for a connection another body holds.
+///
+/// Write transactions are `SERIALIZABLE`: PostgreSQL then guarantees the same outcome as running
+/// them one after another, which is what the SQLite store gives by taking its write lock first.
+/// A body that loses a serialization race is rolled back and run again (it has no effect outside
+/// the database), up to ``maximumAttempts`` times.
+public final class PostgresDatabase: Sendable {
+    /// How often a transaction is tried when it keeps losing serialization races.
+    public static let maximumAttempts = 12
+
+    public let url: PostgresURL
+    private let configuration: PostgresConnection.Configuration
+    private let threads: NIOThreadPool
+    private let eventLoopGroup: any EventLoopGroup
+    private let idle = NIOLockedValueBox<[PostgresConnection]>([])
+    private let logger: Logger
+    private let nextConnectionID = ManagedAtomicCounter()
+
+    /// Prepares a pool for `url`; connections open on first use.
+    /// - Parameter password: the password (see ``PostgresPassword``), `nil` when the server needs none.
+    public init(url: PostgresURL, password: String?, logger: Logger = Logger(label: "approval-gateway.postgres")) throws {
+        self.url = url
+        self.logger = logger
+        self.eventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        let tls: PostgresConnection.Configuration.TLS
+        switch url.sslMode {
+        case .disable:
+            tls = .disable
+        case .prefer, .require:
+            var settings = TLSConfiguration.makeClientConfiguration()
+            settings.certificateVerification = .none
+            let context = try NIOSSLContext(configuration: settings)
+            tls = url.sslMode == .prefer ? .prefer(context) : .require(context)
+        case .verifyFull:
+            var settings = TLSConfiguration.makeClientConfiguration()
+            settings.certificateVerification = .fullVerification
+            if let file = url.sslRootCertificate {
+                settings.trustRoots = .file(file)
+            }
+            tls = .require(try NIOSSLContext(configuration: settings))
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: password, database: url.database, tls: tls
+        )
+        configuration.options.connectTimeout = .seconds(10)
+        self.configuration = configuration
+        self.threads = NIOThreadPool(numberOfThreads: url.poolSize)
+        threads.start()
+    }
+
+    /// Closes every connection and stops the pool's threads.
+    public func close() async {
+        let connections = idle.withLockedValue { connections in
+            defer { connections.removeAll() }
+            return connections
+        }
+        for connection in connections { try? await connection.close() }
+        try? await threads.shutdownGracefully()
+    }
+
+    /// Runs `body` in one `SERIALIZABLE` read-write transaction, again when it loses a
+    /// serialization race, and commits it.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await transaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", body)
+    }
+
+    /// Runs `body` in one read-only transaction over a consistent snapshot.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    /// Runs `body` on one connection outside any transaction (session-level locks, `CREATE DATABASE`).
+    public func withSession<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await threads.runIfActive { [self] in
+            let connection = try checkOut()
+            var healthy = true
+            defer { checkIn(connection, healthy: healthy) }
+            do {
+                return try body(PostgresSession(connection: connection, logger: logger))
+            } catch {
+                healthy = !connection.isClosed
+                throw error
+            }
+        }
+    }
+
+    private func transaction<T: Sendable>(begin: String, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await threads.runIfActive { [self] in
+            var attempt = 1
+            while true {
+                let connection = try checkOut()
+                let session = PostgresSession(connection: connection, logger: logger)
+                do {
+                    try session.execute(PostgresQuery(unsafeSQL: begin))
+                    let value = try body(session)
+                    try session.execute("COMMIT")
+                    checkIn(connection, healthy: true)
+                    return value
+                } catch {
+                    // A failed transaction is rolled back; a broken connection is dropped.
+                    let rolledBack = (try? session.execute("ROLLBACK")) != nil
+                    checkIn(connection, healthy: rolledBack && !connection.isClosed)
+                    // The body's own errors (a refused decision) reach the caller as they are.
+                    guard PostgresStoreError.isRetryable(error), attempt < Self.maximumAttempts else {
+                        throw error is PSQLError ? PostgresStoreError.wrap(error) : error
+                    }
+                    attempt += 1
+                    // Let the winner finish before trying again.
+                    Thread.sleep(forTimeInterval: Double.random(in: 0.001...0.004) * Double(attempt))
+                }
+            }
+        }
+    }
+
+    private func checkOut() throws -> PostgresConnection {
+        while let connection = idle.withLockedValue({ $0.popLast() }) {
+            if !connection.isClosed { return connection }
+        }
+        do {
+            return try PostgresConnection.connect(
+                on: eventLoopGroup.next(), configuration: configuration, id: nextConnectionID.next(), logger: logger
+            ).wait()
+        } catch {
+            throw PostgresStoreError("cannot connect to PostgreSQL at \(url.host):\(url.port) as \(url.user): \(PostgresStoreError.wrap(error).message)")
+        }
+    }
+
+    private func checkIn(_ connection: PostgresConnection, healthy: Bool) {
+        if healthy, !connection.isClosed {
+            idle.withLockedValue { $0.append(connection) }
+        } else {
+            connection.close().whenComplete { _ in }
+        }
+    }
+}
+
+/// One connection lent to a transaction body: statements run one at a time and block the
+/// calling thread (a thread of ``PostgresDatabase``'s pool) until the server answers.
+public struct PostgresSession {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// Runs a statement and returns how many rows it changed.
+    @discardableResult
+    public func execute(_ query: PostgresQuery) throws -> Int {
+        do {
+            return try connection.query(query, logger: logger).wait().metadata.rows ?? 0
+        } catch {
+            throw PostgresStoreError.wrap(error)
+        }
+    }
+
+    /// Runs a query and returns all its rows.
+    public func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        do {
+            return try connection.query(query, logger: logger).wait().rows
+        } catch {
+            throw PostgresStoreError.wrap(error)
+        }
+    }
+
+    /// Runs a query and decodes the first column of its first row.
+    public func value<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type = T.self) throws -> T? {
+        guard let row = try rows(query).first else { return nil }
+        do {
+            return try row.decode(T.self)
+        } catch {
+            throw PostgresStoreError("a value of \(query.sql) could not be read as \(T.self): \(error)")
+        }
+    }
+}
+
+/// A thread-safe counter for connection ids (they name connections in PostgresNIO's logs).
+final class ManagedAtomicCounter: Sendable {
+    private let value = NIOLockedValueBox(0)
+
+    func next() -> Int { value.withLockedValue { $0 += 1; return $0 } }
+}

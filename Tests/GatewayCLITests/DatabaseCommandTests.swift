@@ -1,0 +1,56 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+
+/// `approval-gateway db migrate` on both backends, through the real executable.
+@Suite("db migrate")
+struct DatabaseCommandTests {
+    @Test("on SQLite: creates and migrates the file; a second run applies nothing")
+    func sqlite() throws {
+        let cli = try CLIHarness()
+        let first = try cli.run("db", "migrate")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.json["backend"] as? String == "sqlite")
+        let appliedNow = first.json["applied_now"] as? [String] ?? []
+        #expect(appliedNow.count >= 7)
+        #expect(appliedNow == first.json["applied"] as? [String])
+        let second = try cli.run("db", "migrate")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect((second.json["applied_now"] as? [String])?.isEmpty == true)
+        #expect(second.json["applied"] as? [String] == appliedNow)
+    }
+
+    @Test("on PostgreSQL: the password comes from the environment; the URL printed has none")
+    func postgres() async throws {
+        let url = try await PostgresLab.freshDatabase("cli")
+        let cli = try CLIHarness(extraConfig: "")
+        try "database: \(url)\n".write(toFile: cli.configPath, atomically: true, encoding: .utf8)
+        let environment = ["APPROVAL_GATEWAY_DATABASE_PASSWORD": PostgresLab.password]
+        let first = try cli.run(["db", "migrate"], environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.json["backend"] as? String == "postgres")
+        #expect(first.json["applied_now"] as? [String] == ["v1-schema"])
+        #expect(!first.stdout.contains(PostgresLab.password))
+        let second = try cli.run(["db", "migrate"], environment: environment)
+        #expect((second.json["applied_now"] as? [String])?.isEmpty == true)
+        #expect(second.json["applied"] as? [String] == ["v1-schema"])
+
+        // Without the password the server's refusal is reported, naming the database.
+        let emptyPassFile = cli.directory.appendingPathComponent("empty-pgpass")
+        try "".write(to: emptyPassFile, atomically: true, encoding: .utf8)
+        let refused = try cli.run(["db", "migrate"], environment: ["APPROVAL_GATEWAY_DATABASE_PASSWORD": "", "PGPASSFILE": emptyPassFile.path])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("127.0.0.1:\(url.port)"), "\(refused.stderr)")
+
+        // A password file works too.
+        let passFile = cli.directory.appendingPathComponent("pgpass")
+        try "127.0.0.1:\(url.port):*:\(url.user):\(PostgresLab.password)\n".write(to: passFile, atomically: true, encoding: .utf8)
+        let viaFile = try cli.run(["db", "migrate"], environment: ["APPROVAL_GATEWAY_DATABASE_PASSWORD": "", "PGPASSFILE": passFile.path])
+        #expect(viaFile.status == 0, "\(viaFile.stderr)")
+
+        // Serving from PostgreSQL is refused clearly until its store is complete.
+        let serve = try cli.run(["request", "list"], environment: environment)
+        #expect(serve.status == 1)
+        #expect(serve.stderr.contains("cannot serve from it yet"))
+    }
+}
