@@ -1,23 +1,15 @@
-import Crypto
 import Foundation
 import GRDB
 import GatewayApp
 import GatewayCore
 
-/// The audit log's hash chain: each record stores the SHA-256 of the record before it and of its
-/// own content, so an edited, removed or reordered record breaks the chain from that point on,
-/// even for someone who can drop the append-only triggers.
-///
-/// A record's hash covers the values exactly as stored (`at` as GRDB writes it, `detail` as its
-/// JSON text) and the previous hash, separated by a unit separator that no field contains.
+/// The audit log's hash chain (``AuditChainHash``) over SQLite: a record's hash covers `at` exactly
+/// as GRDB stored it.
 enum AuditChain {
-    /// The hash before the first record.
-    static let genesis = String(repeating: "0", count: 64)
+    static let genesis = AuditChainHash.genesis
 
     static func hash(at: String, action: String, actor: String?, requestID: Int64?, channel: String?, outcome: String, reason: String?, detail: String, previous: String) -> String {
-        let fields = [at, action, actor ?? "", requestID.map(String.init) ?? "", channel ?? "", outcome, reason ?? "", detail, previous]
-        let canonical = "audit-v1\u{1F}" + fields.joined(separator: "\u{1F}")
-        return SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+        AuditChainHash.hash(at: at, action: action, actor: actor, requestID: requestID, channel: channel, outcome: outcome, reason: reason, detail: detail, previous: previous)
     }
 
     /// The hash of a stored row, recomputed from its columns.

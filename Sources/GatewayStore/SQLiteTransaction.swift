@@ -43,24 +43,7 @@ extension SQLiteTransaction: AuditRepository {
 }
 
 extension JSONEncoder {
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-}
-
-/// A stored value this build cannot read: a corrupted row, or a database written by a newer version.
-/// Never replaced by a default: an unknown state read as `pending` could be decided.
-public struct UnreadableValue: Error, Sendable, CustomStringConvertible {
-    public var table: String
-    public var rowID: Int64?
-    public var column: String
-    public var value: String
-
-    public var description: String {
-        "unreadable value \"\(value)\" in \(table).\(column)\(rowID.map { " of row \($0)" } ?? "") (a corrupted row, or a database written by a newer version of approval-gateway)"
-    }
+    static var sorted: JSONEncoder { sortedKeys }
 }
 
 /// Decodes a `String`-backed enum from `column`, failing loudly (naming table, row and column) on an

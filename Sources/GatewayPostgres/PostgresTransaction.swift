@@ -1,0 +1,126 @@
+import Foundation
+import GatewayApp
+import GatewayCore
+import PostgresNIO
+
+/// The repositories of ``GatewayApp`` over one PostgreSQL transaction: plain reads and writes, no
+/// rules. Created by ``PostgresStore`` for the length of one `write` or `read` body and never kept.
+///
+/// Statements are written with PostgresNIO's interpolation, which sends every interpolated value
+/// as a bound parameter (`\(email)` becomes `$1`), never as SQL text.
+struct PostgresTransaction {
+    let session: PostgresSession
+
+    @discardableResult
+    func execute(_ query: PostgresQuery) throws -> Int { try session.execute(query) }
+
+    /// All rows of `query`, each readable by column name for `table`'s error messages.
+    func rows(_ query: PostgresQuery, table: String) throws -> [StoredRow] {
+        try session.rows(query).map { StoredRow($0, table: table) }
+    }
+
+    func row(_ query: PostgresQuery, table: String) throws -> StoredRow? {
+        try rows(query, table: table).first
+    }
+
+    /// The first column of the first row.
+    func value<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type = T.self) throws -> T? {
+        try session.value(query, as: T.self)
+    }
+
+    /// The first column of every row.
+    func values<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type = T.self) throws -> [T] {
+        try session.rows(query).map { row in
+            do {
+                return try row.decode(T.self)
+            } catch {
+                throw PostgresStoreError("a value of \(query.sql) could not be read as \(T.self): \(error)")
+            }
+        }
+    }
+}
+
+/// One result row read by column name; a value of the wrong type or an unknown enum value fails
+/// loudly, naming table, row and column (``UnreadableValue``), never read as a default.
+struct StoredRow {
+    let row: PostgresRandomAccessRow
+    let table: String
+
+    init(_ row: PostgresRow, table: String) {
+        self.row = PostgresRandomAccessRow(row)
+        self.table = table
+    }
+
+    var rowID: Int64? {
+        guard row.contains("id") else { return nil }
+        return try? row["id"].decode(Int64?.self)
+    }
+
+    /// The column's value (`T` optional for a nullable column).
+    func callAsFunction<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
+        guard row.contains(column) else { throw PostgresStoreError("\(table) has no column \(column) in this query") }
+        do {
+            return try row[column].decode(T.self)
+        } catch {
+            throw UnreadableValue(table: table, rowID: rowID, column: column, value: "\(error)")
+        }
+    }
+
+    /// A `String`-backed enum; an unknown value is an error naming the row.
+    func decode<E: RawRepresentable>(_ type: E.Type, _ column: String) throws -> E where E.RawValue == String {
+        let raw: String = try self(column)
+        guard let value = E(rawValue: raw) else { throw UnreadableValue(table: table, rowID: rowID, column: column, value: raw) }
+        return value
+    }
+
+    /// The optional form of ``decode(_:_:)``: `NULL` is `nil`, an unknown value an error.
+    func decodeIfPresent<E: RawRepresentable>(_ type: E.Type, _ column: String) throws -> E? where E.RawValue == String {
+        guard let raw: String = try self(column) else { return nil }
+        guard let value = E(rawValue: raw) else { throw UnreadableValue(table: table, rowID: rowID, column: column, value: raw) }
+        return value
+    }
+
+    /// A JSON text column holding a `[String: String]` object.
+    func stringDictionary(_ column: String) throws -> [String: String] {
+        let text: String = try self(column)
+        return (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+    }
+}
+
+// MARK: Audit
+
+extension PostgresTransaction: AuditRepository {
+    /// Appends one audit record (AUDIT-1), linked into the hash chain (AUDIT-3). Appends are
+    /// serialised by a transaction-scoped advisory lock, so two gateways never link two records to
+    /// the same predecessor.
+    func appendAudit(_ entry: AuditEntry) throws {
+        try execute("SELECT pg_advisory_xact_lock(\(Self.auditChainLock))")
+        let detail = try AuditChainHash.detailText(entry.detail)
+        let at = AuditChainHash.instantText(entry.at)
+        let previous = try value("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1", as: String?.self) ?? nil
+        let previousHash = previous ?? AuditChainHash.genesis
+        let hash = AuditChainHash.hash(
+            at: at, action: entry.action.rawValue, actor: entry.actor, requestID: entry.requestID, channel: entry.channel?.rawValue,
+            outcome: entry.outcome.rawValue, reason: entry.reason, detail: detail, previous: previousHash
+        )
+        try execute("""
+            INSERT INTO audit_log (at, at_text, action, actor, request_id, channel, outcome, reason, detail, prev_hash, hash)
+            VALUES (\(entry.at), \(at), \(entry.action.rawValue), \(entry.actor), \(entry.requestID), \(entry.channel?.rawValue),
+                    \(entry.outcome.rawValue), \(entry.reason), \(detail), \(previousHash), \(hash))
+            """)
+    }
+
+    /// The advisory lock key of audit appends ("AGAUDIT").
+    static let auditChainLock: Int64 = 0x4147_4155_4449_54
+}
+
+extension AuditEntry {
+    init(stored row: StoredRow) throws {
+        self.init(
+            id: try row("id"), at: try row("at"), action: try row.decode(AuditAction.self, "action"), actor: try row("actor"),
+            requestID: try row("request_id"), channel: try row.decodeIfPresent(DecisionChannel.self, "channel"),
+            outcome: try row.decode(AuditOutcome.self, "outcome"), reason: try row("reason"),
+            detail: try row.stringDictionary("detail"), previousHash: try row("prev_hash"), hash: try row("hash")
+        )
+    }
+}
