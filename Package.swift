@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(name: "ApprovalTokensTests", dependencies: ["ApprovalTokens"]),
         .testTarget(
             name: "GatewayStoreTests",
-            dependencies: ["GatewayStore", "GatewayCore", "GatewayApp", "GatewayTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["GatewayStore", "GatewayPostgres", "GatewayConfig", "GatewayCore", "GatewayApp", "GatewayTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "GatewayAppTests",

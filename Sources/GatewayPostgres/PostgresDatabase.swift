@@ -22,7 +22,7 @@ import PostgresNIO
 /// the database), up to ``maximumAttempts`` times.
 public final class PostgresDatabase: Sendable {
     /// How often a transaction is tried when it keeps losing serialization races.
-    public static let maximumAttempts = 12
+    public static let maximumAttempts = 40
 
     public let url: PostgresURL
     private let configuration: PostgresConnection.Configuration
@@ -64,6 +64,17 @@ public final class PostgresDatabase: Sendable {
         threads.start()
     }
 
+    deinit {
+        // A pool dropped without ``close()`` still closes its connections.
+        for connection in idle.withLockedValue({ $0 }) { Self.closeInBackground(connection) }
+        threads.shutdownGracefully { _ in }
+    }
+
+    /// Closes a connection without waiting, keeping it alive until the close completes.
+    private static func closeInBackground(_ connection: PostgresConnection) {
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
     /// Closes every connection and stops the pool's threads.
     public func close() async {
         let connections = idle.withLockedValue { connections in
@@ -76,6 +87,7 @@ public final class PostgresDatabase: Sendable {
 
     /// Runs `body` in one `SERIALIZABLE` read-write transaction, again when it loses a
     /// serialization race, and commits it.
+    @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
         try await transaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", body)
     }
@@ -86,6 +98,7 @@ public final class PostgresDatabase: Sendable {
     }
 
     /// Runs `body` on one connection outside any transaction (session-level locks, `CREATE DATABASE`).
+    @discardableResult
     public func withSession<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
         try await threads.runIfActive { [self] in
             let connection = try checkOut()
@@ -121,8 +134,10 @@ public final class PostgresDatabase: Sendable {
                         throw error is PSQLError ? PostgresStoreError.wrap(error) : error
                     }
                     attempt += 1
-                    // Let the winner finish before trying again.
-                    Thread.sleep(forTimeInterval: Double.random(in: 0.001...0.004) * Double(attempt))
+                    // Let the winner finish before trying again: a random wait that grows with
+                    // each lost race (up to 64 ms), so that the losers do not collide again.
+                    let ceiling = min(0.064, 0.001 * pow(2, Double(min(attempt, 6))))
+                    Thread.sleep(forTimeInterval: Double.random(in: 0...ceiling))
                 }
             }
         }
@@ -145,7 +160,7 @@ public final class PostgresDatabase: Sendable {
         if healthy, !connection.isClosed {
             idle.withLockedValue { $0.append(connection) }
         } else {
-            connection.close().whenComplete { _ in }
+            Self.closeInBackground(connection)
         }
     }
 }

@@ -44,7 +44,7 @@ struct PostgresDatabaseTests {
     func newerDatabase() async throws {
         let database = try await PostgresLab.freshPool("newer")
         try await PostgresMigrations.migrate(database)
-        try await database.write { try $0.execute("INSERT INTO gateway_migrations (id) VALUES ('v99-future')") }
+        _ = _ = try await database.write { try $0.execute("INSERT INTO gateway_migrations (id) VALUES ('v99-future')") }
         let error = await #expect(throws: PostgresStoreError.self) { try await PostgresMigrations.migrate(database) }
         await database.close()
         #expect(error?.message.contains("newer approval-gateway") == true)
@@ -55,14 +55,14 @@ struct PostgresDatabaseTests {
     func auditAppendOnly() async throws {
         let database = try await PostgresLab.freshPool("audit")
         try await PostgresMigrations.migrate(database)
-        try await database.write { session in
+        _ = try await database.write { session in
             try session.execute("""
                 INSERT INTO audit_log (at, at_text, action, outcome) VALUES (now(), '2026-01-01 00:00:00.000', 'request.create', 'ok')
                 """)
         }
         for statement in ["UPDATE audit_log SET outcome = 'refused'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
             let error = await #expect(throws: PostgresStoreError.self) {
-                try await database.write { try $0.execute(PostgresQuery(unsafeSQL: statement)) }
+                _ = try await database.write { try $0.execute(PostgresQuery(unsafeSQL: statement)) }
             }
             #expect(error?.message.contains("append-only") == true, "\(statement): \(String(describing: error))")
         }
@@ -74,11 +74,11 @@ struct PostgresDatabaseTests {
     @Test("AUTHZ-4: concurrent conditional claims on one row give exactly one winner")
     func conditionalClaim() async throws {
         let database = try await PostgresLab.freshPool("claim", poolSize: 8)
-        try await database.write { session in
+        _ = try await database.write { session in
             try session.execute("CREATE TABLE claims (id BIGINT PRIMARY KEY, state TEXT NOT NULL, winner BIGINT)")
         }
         for round in 0..<10 {
-            try await database.write { try $0.execute("INSERT INTO claims (id, state) VALUES (\(round), 'pending')") }
+            _ = try await database.write { try $0.execute("INSERT INTO claims (id, state) VALUES (\(round), 'pending')") }
             let wins = try await withThrowingTaskGroup(of: Int.self) { group in
                 for attempt in 0..<12 {
                     group.addTask {
@@ -97,7 +97,7 @@ struct PostgresDatabaseTests {
     @Test("serializable transactions retried after a lost race never lose an update")
     func readModifyWrite() async throws {
         let database = try await PostgresLab.freshPool("counter", poolSize: 8)
-        try await database.write { session in
+        _ = try await database.write { session in
             try session.execute("CREATE TABLE counter (id INT PRIMARY KEY, value BIGINT NOT NULL)")
             try session.execute("INSERT INTO counter VALUES (1, 0)")
         }
@@ -106,7 +106,7 @@ struct PostgresDatabaseTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<40 {
                 group.addTask {
-                    try await database.write { session in
+                    _ = try await database.write { session in
                         let value = try session.value("SELECT value FROM counter WHERE id = 1", as: Int.self) ?? 0
                         try session.execute("UPDATE counter SET value = \(value + 1) WHERE id = 1")
                     }
@@ -123,9 +123,9 @@ struct PostgresDatabaseTests {
     func rollback() async throws {
         struct Abandon: Error {}
         let database = try await PostgresLab.freshPool("rollback")
-        try await database.write { try $0.execute("CREATE TABLE notes (text TEXT)") }
+        _ = try await database.write { try $0.execute("CREATE TABLE notes (text TEXT)") }
         await #expect(throws: Abandon.self) {
-            try await database.write { session in
+            _ = try await database.write { session in
                 try session.execute("INSERT INTO notes VALUES ('half')")
                 throw Abandon()
             }

@@ -29,11 +29,19 @@ import Testing
         #expect(report.firstBroken == nil && report.records == log.count)
     }
 
+    @Test("AUDIT-1: the chain hashes an instant as the SQLite store writes it, so a copied log verifies on any backend")
+    func instantTextMatchesStoredForm() {
+        for seconds in [0.0, 1_800_000_000, 1_800_000_000.1234, 1_800_000_000.9996, 1_800_000_000.0005, 1_234_567_890.5, 1_798_761_599.9999] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(date.databaseValue.storage == .string(AuditChainHash.instantText(date)), "\(seconds)")
+        }
+    }
+
     @Test("AUDIT-1: an edited record is named, even with the triggers dropped")
     func editedRecordIsFound() async throws {
         let gateway = try await busyGateway()
         let victim = try #require(try await gateway.store.auditLog(requestID: nil).first { $0.action == .decide && $0.outcome == .accepted })
-        try await gateway.store.pool.write { db in
+        try await gateway.sqlite.pool.write { db in
             try db.execute(sql: "DROP TRIGGER audit_log_no_update")
             try db.execute(sql: "UPDATE audit_log SET actor = 'admin@example.test' WHERE id = ?", arguments: [victim.id])
         }
@@ -48,7 +56,7 @@ import Testing
         let gateway = try await busyGateway()
         let log = try await gateway.store.auditLog(requestID: nil)
         let victim = log[2]
-        try await gateway.store.pool.write { db in
+        try await gateway.sqlite.pool.write { db in
             try db.execute(sql: "DROP TRIGGER audit_log_no_delete")
             try db.execute(sql: "DELETE FROM audit_log WHERE id = ?", arguments: [victim.id])
         }

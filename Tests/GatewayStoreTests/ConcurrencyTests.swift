@@ -14,7 +14,7 @@ import Testing
         let (gateway, location) = try await Fixture.gateway(backend)
         let store = gateway.store
         // A second, independent connection: the server and the CLI (or two gateways) at once.
-        let other = try backend.reopen(location, like: gateway)
+        let other = try await backend.reopen(location, like: gateway)
         for round in 0..<20 {
             let now = Fixture.start.addingTimeInterval(Double(round) * 60)
             let request = try await gateway.createRequest(Fixture.newRequest(round.isMultiple(of: 2) ? "requester1@example.test" : "requester2@example.test"), now: now)

@@ -8,7 +8,7 @@ import Testing
 @Suite struct DirectoryAndRequestStoreTests {
     @Test("Directory sync is idempotent and reports what changed", arguments: StoreBackend.allCases)
     func syncIsIdempotent(backend: StoreBackend) async throws {
-        let gateway = try TestGateway(store: backend.makeStore().store, clock: TestClock(Fixture.start))
+        let gateway = try TestGateway(store: await backend.makeStore().store, clock: TestClock(Fixture.start))
         let store = gateway.store
         let first = try await gateway.syncDirectory(Fixture.directory, now: Fixture.start)
         #expect(first.usersAdded == 9)

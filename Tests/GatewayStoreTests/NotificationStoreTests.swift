@@ -9,7 +9,7 @@ import Testing
 @Suite struct NotificationStoreTests {
     let start = Fixture.start
 
-    func recipients(_ store: SQLiteStore, kind: NotificationKind) async throws -> [String] {
+    func recipients(_ store: any GatewayStorage, kind: NotificationKind) async throws -> [String] {
         try await store.outboxEntries(status: nil, limit: 1000).filter { $0.kind == kind }.map(\.recipient).sorted()
     }
 

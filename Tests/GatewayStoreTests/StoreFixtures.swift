@@ -1,29 +1,41 @@
 import Foundation
 import GatewayApp
 import GatewayCore
+import GatewayConfig
+import GatewayPostgres
 import GatewayStore
 import GatewayTestSupport
 
 /// The backends the conformance suite runs against. Another backend adds a case here.
 enum StoreBackend: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite
+    /// A fresh database on the PostgreSQL lab (scripts/postgres-lab) for each test.
+    case postgres
 
     var description: String { rawValue }
 
     /// A fresh, empty store of this backend, with its location for reopening.
-    func makeStore() throws -> (store: SQLiteStore, location: String) {
+    func makeStore() async throws -> (store: any GatewayStorage, location: String) {
         switch self {
         case .sqlite:
             let path = TestGateway.temporaryDatabasePath("gateway-store-tests")
             return (try SQLiteStore(path: path), path)
+        case .postgres:
+            let url = try await PostgresLab.freshDatabase("store")
+            return (try await PostgresStore.open(url: url, password: PostgresLab.password), url.description)
         }
     }
 
     /// A second, independent connection to the same data, as another process would have, with the
     /// same clock as `gateway`.
-    func reopen(_ location: String, like gateway: TestGateway) throws -> TestGateway {
+    func reopen(_ location: String, like gateway: TestGateway) async throws -> TestGateway {
         switch self {
-        case .sqlite: try TestGateway(store: SQLiteStore(path: location), clock: gateway.clock, keyRing: gateway.keyRing)
+        case .sqlite:
+            try TestGateway(store: SQLiteStore(path: location), clock: gateway.clock, keyRing: gateway.keyRing)
+        case .postgres:
+            try TestGateway(
+                store: await PostgresStore.open(url: PostgresURL(location), password: PostgresLab.password), clock: gateway.clock, keyRing: gateway.keyRing
+            )
         }
     }
 }
@@ -58,7 +70,7 @@ enum Fixture {
 
     /// A gateway over a store of `backend` holding the fixture directory.
     static func gateway(_ backend: StoreBackend) async throws -> (gateway: TestGateway, location: String) {
-        let made = try backend.makeStore()
+        let made = try await backend.makeStore()
         let gateway = try TestGateway(store: made.store, clock: TestClock(start))
         _ = try await gateway.syncDirectory(directory, now: start)
         return (gateway, made.location)

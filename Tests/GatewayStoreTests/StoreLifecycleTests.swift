@@ -53,7 +53,7 @@ import Testing
         _ = try await gateway.syncDirectory(Fixture.directory, now: Fixture.start)
         let request = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         // An unknown state (a newer version's, or a corrupted row) must not read as `pending`.
-        try await gateway.store.pool.write { db in
+        try await gateway.sqlite.pool.write { db in
             try db.execute(sql: "UPDATE access_requests SET state = 'on_hold' WHERE id = ?", arguments: [request.id])
         }
         await #expect {
@@ -64,7 +64,7 @@ import Testing
         await #expect(throws: UnreadableValue.self) {
             _ = try await gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "admin@example.test", action: .approve, channel: .cli), now: Fixture.start)
         }
-        try await gateway.store.pool.write { db in
+        try await gateway.sqlite.pool.write { db in
             try db.execute(sql: "UPDATE users SET role = 'superuser' WHERE email = 'approver4@example.test'")
             try db.execute(sql: "UPDATE outbox SET status = 'queued' WHERE id = 1")
         }
@@ -102,7 +102,7 @@ import Testing
     @Test("AUDIT-1: the audit log refuses updates and deletes")
     func auditLogIsAppendOnly() async throws {
         let gateway = try TestGateway(store: SQLiteStore(path: temporaryPath()), clock: TestClock(Fixture.start))
-        let store = gateway.store
+        let store = gateway.sqlite
         _ = try await gateway.syncDirectory(Fixture.directory, now: Fixture.start)
         _ = try await gateway.createRequest(Fixture.newRequest(), now: Fixture.start)
         #expect(try await store.auditLog(requestID: nil).count == 2)

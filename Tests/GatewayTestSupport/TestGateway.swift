@@ -26,10 +26,10 @@ public struct DecisionAttempt: Sendable {
     }
 }
 
-/// A real SQLite store, a movable clock and the approval service over them, with the use cases
-/// at a given instant (the service reads its clock; these set it first).
+/// A real store (SQLite unless a test picks PostgreSQL), a movable clock and the approval service
+/// over them, with the use cases at a given instant (the service reads its clock; these set it first).
 public struct TestGateway: Sendable {
-    public let store: SQLiteStore
+    public let store: any GatewayStorage
     public let clock: TestClock
     public let service: ApprovalService
     public let keyRing: KeyRing
@@ -39,7 +39,7 @@ public struct TestGateway: Sendable {
         FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").appendingPathComponent("gateway.sqlite").path
     }
 
-    public init(store: SQLiteStore, clock: TestClock = TestClock(), keyRing: KeyRing? = nil, settings: ApprovalService.Settings = ApprovalService.Settings()) throws {
+    public init(store: any GatewayStorage, clock: TestClock = TestClock(), keyRing: KeyRing? = nil, settings: ApprovalService.Settings = ApprovalService.Settings()) throws {
         self.store = store
         self.clock = clock
         let ring = try keyRing ?? KeyRing(text: KeyRing.generateKeyLine(), source: "test")
@@ -52,6 +52,12 @@ public struct TestGateway: Sendable {
         let gateway = try TestGateway(store: SQLiteStore(path: temporaryDatabasePath()), clock: TestClock(start), settings: settings)
         _ = try await gateway.syncDirectory(directory, now: start)
         return gateway
+    }
+
+    /// The store as SQLite, for tests that reach under the repositories (raw SQL on the file).
+    public var sqlite: SQLiteStore {
+        guard let store = store as? SQLiteStore else { preconditionFailure("this test needs the SQLite store") }
+        return store
     }
 
     // MARK: Use cases at an instant

@@ -42,11 +42,15 @@ public enum AuditChainHash {
     /// An instant as the chain hashes it: `yyyy-MM-dd HH:mm:ss.SSS` in UTC (the SQLite store's
     /// stored form).
     public static func instantText(_ date: Date) -> String {
-        date.formatted(Self.instantStyle)
+        // Rounded to the nearest millisecond, as the SQLite store's formatter does.
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded()
+        let seconds = (milliseconds / 1000).rounded(.down)
+        let whole = Date(timeIntervalSince1970: seconds).formatted(Self.secondsStyle)
+        return whole + "." + String(format: "%03d", Int(milliseconds - seconds * 1000))
     }
 
-    private static let instantStyle = Date.VerbatimFormatStyle(
-        format: "\(year: .padded(4))-\(month: .twoDigits)-\(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits).\(secondFraction: .fractional(3))",
+    private static let secondsStyle = Date.VerbatimFormatStyle(
+        format: "\(year: .padded(4))-\(month: .twoDigits)-\(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits):\(second: .twoDigits)",
         timeZone: TimeZone(identifier: "UTC")!, calendar: Calendar(identifier: .gregorian)
     )
 

@@ -1,0 +1,210 @@
+import Foundation
+import GatewayApp
+import GatewayConfig
+import GatewayCore
+import PostgresNIO
+
+/// The PostgreSQL store: the same repositories as the SQLite store, over a database that any
+/// number of gateways share.
+///
+/// Every `write` body is one `SERIALIZABLE` transaction (see ``PostgresDatabase``), so a decision's
+/// conditional claim gives exactly one winner across processes (AUTHZ-4), and the outbox is
+/// claimed with `FOR UPDATE SKIP LOCKED` so that each email goes to one gateway.
+///
+/// ```swift
+/// let store = try await PostgresStore.open(url: url, password: PostgresPassword.resolve(for: url))
+/// ```
+public final class PostgresStore: Sendable {
+    public let database: PostgresDatabase
+
+    init(database: PostgresDatabase) {
+        self.database = database
+    }
+
+    /// Connects to the database at `url` and migrates it to the current schema.
+    public static func open(url: PostgresURL, password: String?) async throws -> PostgresStore {
+        let database = try PostgresDatabase(url: url, password: password)
+        do {
+            try await PostgresMigrations.migrate(database)
+        } catch {
+            await database.close()
+            throw error
+        }
+        return PostgresStore(database: database)
+    }
+
+    /// Closes every connection.
+    public func close() async {
+        await database.close()
+    }
+}
+
+extension PostgresStore: GatewayStorage {
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        try await database.write { session in try body(PostgresTransaction(session: session)) }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        try await database.read { session in try body(PostgresTransaction(session: session)) }
+    }
+
+    // MARK: The outbox worker
+
+    /// Claims up to `limit` due emails for `lease`: pending ones whose retry time has come, and ones a
+    /// worker claimed but never finished (it crashed) once their lease has run out. Rows another
+    /// gateway is claiming at this moment are skipped, not waited for.
+    public func claimOutbox(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxEntry] {
+        let leaseUntil = now.addingTimeInterval(lease)
+        return try await database.write { session in
+            let transaction = PostgresTransaction(session: session)
+            return try transaction.rows("""
+                UPDATE outbox SET status = 'sending', lease_until = \(leaseUntil)
+                WHERE id IN (
+                    SELECT id FROM outbox
+                    WHERE (status = 'pending' AND next_attempt_at <= \(now)) OR (status = 'sending' AND lease_until <= \(now))
+                    ORDER BY next_attempt_at, id LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED
+                )
+                RETURNING *
+                """, table: "outbox")
+                .map(OutboxEntry.init(stored:))
+                .sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
+        }
+    }
+
+    public func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]?) async throws {
+        let bytes = raw.map { Data($0) }
+        try await database.write { session in
+            try session.execute("UPDATE outbox SET message_id = \(messageID), raw_message = \(bytes) WHERE id = \(id) AND raw_message IS NULL")
+        }
+    }
+
+    public func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws {
+        let headers = Data(retainedHeaders)
+        try await database.write { session in
+            try session.execute("""
+                UPDATE outbox SET status = 'sent', sent_at = \(now), attempts = attempts + 1, lease_until = NULL, last_error = NULL,
+                    raw_message = \(headers), body_sha256 = \(bodyDigest)
+                WHERE id = \(id)
+                """)
+        }
+    }
+
+    public func markOutboxRetry(id: Int64, error: String, retryAt: Date) async throws {
+        try await database.write { session in
+            try session.execute("""
+                UPDATE outbox SET status = 'pending', attempts = attempts + 1, last_error = \(error), next_attempt_at = \(retryAt), lease_until = NULL
+                WHERE id = \(id)
+                """)
+        }
+    }
+
+    public func markOutboxFailed(id: Int64, error: String, now: Date) async throws {
+        try await database.write { session in
+            try session.execute("UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = \(error), lease_until = NULL WHERE id = \(id)")
+        }
+    }
+
+    public func releaseOutboxClaims(ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await database.write { session in
+            try session.execute("UPDATE outbox SET status = 'pending', lease_until = NULL WHERE status = 'sending' AND id = ANY(\(ids))")
+        }
+    }
+
+    // MARK: Installation values
+
+    public func installationID() async throws -> String {
+        try await database.write { session in
+            var generator = SystemRandomNumberGenerator()
+            let candidate = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+            try session.execute("INSERT INTO gateway_meta (key, value) VALUES ('installation_id', \(candidate)) ON CONFLICT (key) DO NOTHING")
+            return try session.value("SELECT value FROM gateway_meta WHERE key = 'installation_id'", as: String.self) ?? candidate
+        }
+    }
+
+    public func webSecret() async throws -> [UInt8] {
+        try await database.write { session in
+            if let text = try session.value("SELECT value FROM gateway_meta WHERE key = 'web_secret'", as: String.self),
+               let data = Data(base64Encoded: text), data.count >= 32 {
+                return [UInt8](data)
+            }
+            var generator = SystemRandomNumberGenerator()
+            let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = Data(secret).base64EncodedString()
+            try session.execute("""
+                INSERT INTO gateway_meta (key, value) VALUES ('web_secret', \(text))
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                """)
+            return secret
+        }
+    }
+
+    public func metadata(_ key: String) async throws -> String? {
+        try await database.read { session in try session.value("SELECT value FROM gateway_meta WHERE key = \(key)", as: String.self) }
+    }
+
+    public func setMetadata(_ key: String, _ value: String) async throws {
+        try await database.write { session in
+            try session.execute("INSERT INTO gateway_meta (key, value) VALUES (\(key), \(value)) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        }
+    }
+
+    // MARK: The audit log's integrity
+
+    /// Walks the hash chain in id order; the first record whose links or content do not match ends it.
+    public func verifyAuditChain() async throws -> AuditChainReport {
+        try await database.read { session in
+            var previous = AuditChainHash.genesis
+            var count = 0
+            var after: Int64 = 0
+            while true {
+                let rows = try PostgresTransaction(session: session).rows("""
+                    SELECT id, at_text, action, actor, request_id, channel, outcome, reason, detail, prev_hash, hash
+                    FROM audit_log WHERE id > \(after) ORDER BY id LIMIT 5000
+                    """, table: "audit_log")
+                guard !rows.isEmpty else { break }
+                for row in rows {
+                    let id: Int64 = try row("id")
+                    guard try row("prev_hash", as: String?.self) == previous else {
+                        return AuditChainReport(records: count, firstBroken: .init(id: id, problem: "its previous-record hash does not match the record before it (a record was removed, inserted or reordered)"))
+                    }
+                    let expected = AuditChainHash.hash(
+                        at: try row("at_text"), action: try row("action"), actor: try row("actor"), requestID: try row("request_id"),
+                        channel: try row("channel"), outcome: try row("outcome"), reason: try row("reason"), detail: try row("detail"),
+                        previous: previous
+                    )
+                    guard try row("hash", as: String?.self) == expected else {
+                        return AuditChainReport(records: count, firstBroken: .init(id: id, problem: "its content does not match its hash (the record was edited)"))
+                    }
+                    previous = expected
+                    count += 1
+                    after = id
+                }
+            }
+            return AuditChainReport(records: count, firstBroken: nil)
+        }
+    }
+
+    // MARK: The inbox's place in its mailbox
+
+    public func mailboxCursor(_ mailbox: String) async throws -> MailboxCursor? {
+        try await database.read { session in
+            guard let row = try PostgresTransaction(session: session).row(
+                "SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = \(mailbox)", table: "mailbox_state"
+            ) else { return nil }
+            return MailboxCursor(uidValidity: UInt32(try row("uid_validity", as: Int64.self)), lastUID: UInt32(try row("last_uid", as: Int64.self)))
+        }
+    }
+
+    public func saveMailboxCursor(_ mailbox: String, _ cursor: MailboxCursor) async throws {
+        let now = Date()
+        try await database.write { session in
+            try session.execute("""
+                INSERT INTO mailbox_state (mailbox, uid_validity, last_uid, updated_at)
+                VALUES (\(mailbox), \(Int64(cursor.uidValidity)), \(Int64(cursor.lastUID)), \(now))
+                ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid, updated_at = excluded.updated_at
+                """)
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import GatewayApp
+import GatewayCore
+import PostgresNIO
+
+extension PostgresTransaction: OutboxRepository {
+    func enqueue(_ kind: NotificationKind, requestID: Int64?, recipient: NotificationRecipient, context: [String: String], now: Date) throws {
+        let json = String(decoding: try JSONEncoder.sortedKeys.encode(context), as: UTF8.self)
+        try execute("""
+            INSERT INTO outbox (kind, request_id, recipient, reason, created_at, next_attempt_at, context)
+            VALUES (\(kind.rawValue), \(requestID), \(recipient.email), \(recipient.reason), \(now), \(now), \(json))
+            """)
+    }
+
+    func notifiedRecipients(requestID: Int64) throws -> [String] {
+        try values("""
+            SELECT DISTINCT recipient COLLATE "C" AS recipient FROM outbox WHERE request_id = \(requestID) AND kind = 'new_request'
+            ORDER BY 1
+            """, as: String.self)
+    }
+
+    func outboxEntry(messageID: String) throws -> OutboxEntry? {
+        try row("SELECT * FROM outbox WHERE message_id = \(messageID)", table: "outbox").map(OutboxEntry.init(stored:))
+    }
+
+    func outboxEntry(id: Int64) throws -> OutboxEntry? {
+        try row("SELECT * FROM outbox WHERE id = \(id)", table: "outbox").map(OutboxEntry.init(stored:))
+    }
+
+    func markOutboxBounced(id: Int64, reason: String, now: Date) throws {
+        try execute("UPDATE outbox SET status = 'bounced', last_error = \(reason), lease_until = NULL WHERE id = \(id)")
+    }
+
+    func outboxEntries(requestID: Int64) throws -> [OutboxEntry] {
+        try rows("SELECT * FROM outbox WHERE request_id = \(requestID) ORDER BY id", table: "outbox").map(OutboxEntry.init(stored:))
+    }
+}
+
+extension OutboxEntry {
+    /// An outbox row (`SELECT *`); an unreadable `context` reads as empty, as on SQLite.
+    init(stored row: StoredRow) throws {
+        let raw: Data? = try row("raw_message")
+        self.init(
+            id: try row("id"), kind: try row.decode(NotificationKind.self, "kind"), requestID: try row("request_id"),
+            recipient: try row("recipient"), reason: try row("reason"), status: try row.decode(OutboxStatus.self, "status"),
+            attempts: try row("attempts"), createdAt: try row("created_at"), nextAttemptAt: try row("next_attempt_at"),
+            sentAt: try row("sent_at"), lastError: try row("last_error"), messageID: try row("message_id"),
+            rawMessage: raw.map { [UInt8]($0) },
+            context: try row.stringDictionary("context")
+        )
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import GatewayApp
+import GatewayCore
+import PostgresNIO
+
+extension PostgresTransaction: QueryRepository {
+    func requests(_ filter: RequestFilter) throws -> [AccessRequest] {
+        try requests(filter, scope: .everything)
+    }
+
+    func requests(reviewableBy viewer: String, filter: RequestFilter) throws -> [AccessRequest] {
+        guard let scope = try reviewScope(viewer: viewer) else { return [] }
+        return try requests(filter, scope: scope)
+    }
+
+    /// Requests matching `filter` within `scope`, newest first.
+    private func requests(_ filter: RequestFilter, scope: ReviewScope) throws -> [AccessRequest] {
+        var conditions: [String] = []
+        var binds = PostgresBindings()
+        if let condition = scope.condition(binds: &binds) {
+            conditions.append(condition)
+        }
+        if let states = filter.states {
+            guard !states.isEmpty else { return [] }
+            binds.append(states.map(\.rawValue).sorted())
+            conditions.append("r.state = ANY($\(binds.count))")
+        }
+        if let resource = filter.resource {
+            binds.append(resource)
+            conditions.append("res.name = $\(binds.count)")
+        }
+        if let requester = filter.requester {
+            binds.append(requester)
+            conditions.append("u.email = $\(binds.count)")
+        }
+        if let since = filter.resolvedSince {
+            binds.append(since)
+            conditions.append("(r.state = 'pending' OR r.resolved_at >= $\(binds.count))")
+        }
+        var sql = Self.requestSelect
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        binds.append(Self.limitValue(filter.limit))
+        sql += " ORDER BY r.created_at DESC, r.id DESC LIMIT $\(binds.count)"
+        binds.append(Self.offsetValue(filter.offset))
+        sql += " OFFSET $\(binds.count)"
+        return try rows(PostgresQuery(unsafeSQL: sql, binds: binds), table: "access_requests").map(AccessRequest.init(stored:))
+    }
+
+    /// Which requests a viewer may review: `nil` when the viewer is unknown or inactive (none).
+    private func reviewScope(viewer: String) throws -> ReviewScope? {
+        let email = EmailAddress.normalize(viewer)
+        guard let user = try row("SELECT email, role, active FROM users WHERE email = \(email)", table: "users") else { return nil }
+        guard try user("active", as: Bool.self) else { return nil }
+        if try user.decode(AdminRole.self, "role").reviewsEverything { return .everything }
+        return .approverGroupsOf(try user("email"))
+    }
+
+    func openRequestCount(decidableBy viewer: String, now: Date) throws -> Int {
+        guard let scope = try reviewScope(viewer: viewer) else { return 0 }
+        var binds = PostgresBindings()
+        binds.append(now)
+        var conditions = ["r.state = 'pending'", "r.expires_at > $\(binds.count)"]
+        binds.append(EmailAddress.normalize(viewer))
+        conditions += ["u.email <> $\(binds.count)", "res.active"]
+        if let condition = scope.condition(binds: &binds) {
+            conditions.append(condition)
+        }
+        let sql = """
+            SELECT count(*) FROM access_requests r
+            JOIN users u ON u.id = r.requester_id JOIN resources res ON res.id = r.resource_id
+            WHERE \(conditions.joined(separator: " AND "))
+            """
+        return try value(PostgresQuery(unsafeSQL: sql, binds: binds), as: Int.self) ?? 0
+    }
+
+    func accessStatus(user: String, resource: String, at instant: Date) throws -> AccessStatus {
+        let user = EmailAddress.normalize(user)
+        guard let userID = try fetchUserID(email: user), let resourceID = try fetchResourceID(name: resource) else {
+            return AccessStatus(user: user, resource: resource, grant: nil, lock: nil)
+        }
+        let grant = try row("""
+            SELECT g.*, u.email, res.name FROM grants g
+            JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            WHERE g.user_id = \(userID) AND g.resource_id = \(resourceID) AND g.starts_at <= \(instant) AND g.ends_at > \(instant)
+              AND u.active AND res.active
+            ORDER BY g.ends_at DESC LIMIT 1
+            """, table: "grants").map(Grant.init(stored:))
+        let lock = try fetchActiveLock(userID: userID, resourceID: resourceID)
+        return AccessStatus(user: user, resource: resource, grant: grant, lock: lock)
+    }
+
+    func grants(user: String) throws -> [Grant] {
+        let user = EmailAddress.normalize(user)
+        return try rows("""
+            SELECT g.*, u.email, res.name FROM grants g
+            JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            WHERE u.email = \(user) ORDER BY g.starts_at DESC, g.id DESC
+            """, table: "grants").map(Grant.init(stored:))
+    }
+
+    func grant(requestID: Int64) throws -> Grant? { try fetchGrant(requestID: requestID) }
+
+    func auditLog(requestID: Int64?) throws -> [AuditEntry] {
+        let stored = try requestID.map {
+            try rows("SELECT * FROM audit_log WHERE request_id = \($0) ORDER BY id", table: "audit_log")
+        } ?? rows("SELECT * FROM audit_log ORDER BY id", table: "audit_log")
+        return try stored.map(AuditEntry.init(stored:))
+    }
+
+    func auditLog(since: Date, afterID: Int64, limit: Int) throws -> [AuditEntry] {
+        try rows("""
+            SELECT * FROM audit_log WHERE at >= \(since) AND id > \(afterID) ORDER BY id LIMIT \(Self.limitValue(limit))
+            """, table: "audit_log").map(AuditEntry.init(stored:))
+    }
+
+    func outboxEntries(status: OutboxStatus?, limit: Int) throws -> [OutboxEntry] {
+        let limit = Self.limitValue(limit)
+        if let status {
+            return try rows("SELECT * FROM outbox WHERE status = \(status.rawValue) ORDER BY id LIMIT \(limit)", table: "outbox")
+                .map { try OutboxEntry(stored: $0) }
+        }
+        return try rows("SELECT * FROM outbox ORDER BY id LIMIT \(limit)", table: "outbox").map { try OutboxEntry(stored: $0) }
+    }
+
+    func inboundMessages(limit: Int) throws -> [InboundRecord] {
+        try rows("SELECT * FROM inbound_messages ORDER BY id DESC LIMIT \(Self.limitValue(limit))", table: "inbound_messages")
+            .map { try InboundRecord(stored: $0) }
+    }
+
+    func gatewayCounts(latencyBounds: [Double]) throws -> GatewayCounts {
+        var states = Dictionary(uniqueKeysWithValues: RequestState.allCases.map { ($0, 0) })
+        for row in try rows("SELECT state, count(*) AS n FROM access_requests GROUP BY state", table: "access_requests") {
+            states[try row.decode(RequestState.self, "state")] = try row("n", as: Int.self)
+        }
+        var emails = Dictionary(uniqueKeysWithValues: OutboxStatus.allCases.map { ($0, 0) })
+        for row in try rows("SELECT status, count(*) AS n FROM outbox GROUP BY status", table: "outbox") {
+            emails[try row.decode(OutboxStatus.self, "status")] = try row("n", as: Int.self)
+        }
+        var inbound: [AuditOutcome: Int] = [:]
+        for row in try rows("SELECT outcome, count(*) AS n FROM inbound_messages GROUP BY outcome", table: "inbound_messages") {
+            inbound[try row.decode(AuditOutcome.self, "outcome")] = try row("n", as: Int.self)
+        }
+        // Seconds from creation to decision, as a double (EXTRACT returns numeric).
+        let latency = "EXTRACT(EPOCH FROM (resolved_at - created_at))::float8"
+        let decided = "decision_action IS NOT NULL AND resolved_at IS NOT NULL"
+        let total = try row(
+            PostgresQuery(unsafeSQL: "SELECT count(*) AS n, COALESCE(sum(\(latency)), 0)::float8 AS s FROM access_requests WHERE \(decided)"),
+            table: "access_requests"
+        )
+        var buckets: [HistogramBucket] = []
+        for bound in latencyBounds.sorted() {
+            var binds = PostgresBindings()
+            binds.append(bound)
+            let query = PostgresQuery(unsafeSQL: "SELECT count(*) FROM access_requests WHERE \(decided) AND \(latency) <= $1", binds: binds)
+            buckets.append(HistogramBucket(upperBound: bound, count: try value(query, as: Int.self) ?? 0))
+        }
+        return GatewayCounts(
+            requestsByState: states, emailsByStatus: emails, inboundByOutcome: inbound,
+            decisionLatencyBuckets: buckets, decisionLatencyCount: try total.map { try $0("n", as: Int.self) } ?? 0,
+            decisionLatencySum: try total.map { try $0("s", as: Double.self) } ?? 0
+        )
+    }
+
+    /// A `LIMIT` value with SQLite's meaning: a negative limit means no limit (`LIMIT NULL`).
+    static func limitValue(_ limit: Int) -> Int? { limit < 0 ? nil : limit }
+
+    /// An `OFFSET` value with SQLite's meaning: a negative offset skips nothing.
+    static func offsetValue(_ offset: Int) -> Int { max(offset, 0) }
+}
+
+/// The requests a viewer may review.
+private enum ReviewScope {
+    /// Every request (admin roles, and unrestricted listings).
+    case everything
+    /// Requests for resources whose approver groups include the user with this (stored) email.
+    case approverGroupsOf(String)
+
+    /// The SQL condition on `res` (the resource) that limits requests to the scope, its value
+    /// appended to `binds`; `nil` when nothing is excluded.
+    func condition(binds: inout PostgresBindings) -> String? {
+        switch self {
+        case .everything:
+            return nil
+        case .approverGroupsOf(let email):
+            binds.append(email)
+            return """
+                res.id IN (SELECT a.resource_id FROM resource_approver_groups a
+                           JOIN group_members m ON m.group_id = a.group_id
+                           JOIN users mu ON mu.id = m.user_id WHERE mu.email = $\(binds.count))
+                """
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import GatewayApp
+import GatewayConfig
+import GatewayCore
+import GatewayPostgres
+import GatewayTestSupport
+import PostgresNIO
+import Testing
+
+/// What only several gateways on one PostgreSQL database can show: work claimed by exactly one of
+/// them, and the audit chain kept whole by concurrent writers. (The whole store suite runs on
+/// PostgreSQL too: GatewayStoreTests, backend `postgres`.)
+@Suite("PostgreSQL store, several gateways")
+struct PostgresStoreTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static let directory = DirectorySnapshot(
+        users: [User(email: "admin@example.test", name: "Ada Admin", role: .admin)]
+            + (1...4).map { User(email: "approver\($0)@example.test", name: "Approver \($0)") }
+            + (1...30).map { User(email: "requester\($0)@example.test", name: "Requester \($0)") },
+        groups: [Group(name: "db-approvers", members: Set((1...4).map { "approver\($0)@example.test" }))],
+        resources: [Resource(name: "prod-db", approverGroups: ["db-approvers"])]
+    )
+
+    /// Two gateways (two stores, two pools) on one fresh database holding the directory.
+    func twoGateways() async throws -> (TestGateway, TestGateway, PostgresURL) {
+        let url = try await PostgresLab.freshDatabase("gateways")
+        let first = try TestGateway(store: await PostgresStore.open(url: url, password: PostgresLab.password), clock: TestClock(Self.start))
+        _ = try await first.syncDirectory(Self.directory, now: Self.start)
+        let second = try TestGateway(store: await PostgresStore.open(url: url, password: PostgresLab.password), clock: first.clock, keyRing: first.keyRing)
+        return (first, second, url)
+    }
+
+    @Test("SMTP-1: two gateways claiming the outbox at once never claim the same email")
+    func outboxClaimedOnce() async throws {
+        let (first, second, _) = try await twoGateways()
+        for n in 1...30 {
+            _ = try await first.createRequest(NewAccessRequest(requester: "requester\(n)@example.test", resource: "prod-db", reason: "r", durationSeconds: nil), now: Self.start)
+        }
+        let queued = try await first.store.outboxEntries(status: .pending, limit: 10_000).count
+        #expect(queued == 30 * 5)
+        let claims = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for gateway in [first, second, first, second] {
+                group.addTask {
+                    var mine: [Int64] = []
+                    while true {
+                        let batch = try await gateway.store.claimOutbox(now: Self.start, limit: 7, lease: 60)
+                        if batch.isEmpty { return mine }
+                        mine += batch.map(\.id)
+                    }
+                }
+            }
+            return try await group.reduce(into: [[Int64]]()) { $0.append($1) }
+        }
+        let all = claims.flatMap { $0 }
+        #expect(all.count == queued)
+        #expect(Set(all).count == queued, "an email was claimed twice")
+        #expect(claims.filter { !$0.isEmpty }.count >= 2, "the claims were not spread over the workers")
+        for gateway in [first, second] { await (gateway.store as! PostgresStore).close() }
+    }
+
+    @Test("AUDIT-1: the audit chain stays whole while two gateways decide at once; an edit is found")
+    func decisionsAcrossGateways() async throws {
+        let (first, second, url) = try await twoGateways()
+        var ids: [Int64] = []
+        for n in 1...10 {
+            ids.append(try await first.createRequest(NewAccessRequest(requester: "requester\(n)@example.test", resource: "prod-db", reason: "r", durationSeconds: nil), now: Self.start).id)
+        }
+        let wins = try await withThrowingTaskGroup(of: Int.self) { group in
+            for id in ids {
+                for (index, gateway) in [first, second, first, second].enumerated() {
+                    group.addTask {
+                        let attempt = DecisionAttempt(
+                            requestID: id, reviewer: "approver\(index + 1)@example.test", action: index % 2 == 0 ? .approve : .deny, channel: .web
+                        )
+                        return try await gateway.decide(attempt, now: Self.start.addingTimeInterval(5)).decidedRequest == nil ? 0 : 1
+                    }
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(wins == ids.count)
+        for id in ids {
+            let request = try await second.store.request(id: id)
+            #expect(request?.state == .approved || request?.state == .denied)
+        }
+        let report = try await second.store.verifyAuditChain()
+        #expect(report.firstBroken == nil)
+        #expect(report.records > ids.count * 4)
+
+        // An edit made with the triggers switched off is still found, at the record it touched.
+        let owner = try PostgresDatabase(url: url, password: PostgresLab.password)
+        let edited = try await owner.write { session -> Int64 in
+            try session.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+            let id = try session.value("SELECT id FROM audit_log ORDER BY id OFFSET 7 LIMIT 1", as: Int64.self)!
+            try session.execute("UPDATE audit_log SET actor = 'someone-else@example.test' WHERE id = \(id)")
+            try session.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
+            return id
+        }
+        await owner.close()
+        let broken = try await first.store.verifyAuditChain()
+        #expect(broken.firstBroken?.id == edited)
+        for gateway in [first, second] { await (gateway.store as! PostgresStore).close() }
+    }
+}
