@@ -168,7 +168,12 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayPostgresTests",
-            dependencies: ["GatewayPostgres", "GatewayConfig", "GatewayTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "GatewayPostgres", "GatewayConfig", "GatewayApp", "GatewayMail", "GatewayTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "GatewayCore"]),
         .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI", "GatewayTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -3,6 +3,7 @@ import Foundation
 import GatewayApp
 import GatewayConfig
 import GatewayCore
+import GatewayPostgres
 import GatewayStore
 
 /// Options every command takes.
@@ -37,21 +38,7 @@ public struct GlobalOptions: ParsableArguments {
     /// Opens the store and brings it up to date with the configured directory file.
     func openContext() async throws -> GatewayContext {
         let configuration = try loadConfiguration()
-        let store: SQLiteStore
-        switch configuration.database {
-        case .sqlite(let path):
-            do {
-                store = try SQLiteStore(path: path)
-            } catch {
-                throw CLIFailure("\(error)")
-            }
-        case .postgres(let url):
-            // The PostgreSQL store holds the schema so far (`db migrate`); its repositories are not
-            // complete, and a gateway must not half-work on a shared database.
-            throw CLIFailure(
-                "database \(url) is PostgreSQL: this version can create and migrate its schema (`approval-gateway db migrate`) but cannot serve from it yet; use an SQLite database"
-            )
-        }
+        let store = try await Self.openStore(configuration.database)
         // The operator's commands need no signing keys; where one is missing, the use cases that
         // would need it (sign-in links, confirmation codes) refuse instead.
         let keyRing = try? SigningKeys.load(configuration, createIfMissing: false)
@@ -61,11 +48,31 @@ public struct GlobalOptions: ParsableArguments {
     }
 }
 
+extension GlobalOptions {
+    /// Opens (and migrates) the configured database.
+    static func openStore(_ location: DatabaseLocation) async throws -> any GatewayStorage {
+        switch location {
+        case .sqlite(let path):
+            do {
+                return try SQLiteStore(path: path)
+            } catch {
+                throw CLIFailure("\(error)")
+            }
+        case .postgres(let url):
+            do {
+                return try await PostgresStore.open(url: url, password: PostgresPassword.resolve(for: url))
+            } catch {
+                throw CLIFailure("database \(url): \(error)")
+            }
+        }
+    }
+}
+
 /// What a command works with: the configuration, the opened store, and the approval service over
 /// it. The command line is the operator's channel: whoever can open the database is trusted.
 struct GatewayContext {
     var configuration: GatewayConfiguration
-    var store: SQLiteStore
+    var store: any GatewayStorage
     var service: ApprovalService
 
     static let directoryContentKey = "directory.imported_content"

@@ -71,8 +71,15 @@ struct ServeCommand: AsyncParsableCommand {
                 .init(service: SMTPConnectionService(sender: sender, logger: Logger(label: "approval-gateway.smtp"))),
                 .init(service: outbox), .init(service: sweeper),
             ]
-            if let inbox = try inboxProcessor(configuration, keyRing: keyRing, service: service, logger: logger) {
-                services.append(.init(service: inbox))
+            if try Self.inboxProcessor(configuration, keyRing: keyRing, service: service, logger: logger) != nil {
+                // One gateway at a time reads the mailbox: the holder of the database's inbox lease.
+                // Each time it takes the lease it starts a fresh processor (and IMAP connection).
+                services.append(.init(service: LeasedService(
+                    name: "inbox", store: context.store, logger: Logger(label: "approval-gateway.lease"),
+                    makeService: { [configuration, keyRing, service] in
+                        try Self.inboxProcessor(configuration, keyRing: keyRing, service: service, logger: Logger(label: "approval-gateway"), quiet: true)!
+                    }
+                )))
             }
             let web = try await GatewayWebServer.makeApplication(
                 service: service, signer: TokenSigner(keyRing: keyRing),
@@ -100,13 +107,15 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// The inbox processor for the configured mailbox, or `nil` (with a warning) when no mailbox is configured.
-    func inboxProcessor(_ configuration: GatewayConfiguration, keyRing: KeyRing, service: ApprovalService, logger: Logger) throws -> InboxProcessor? {
+    /// `quiet` leaves out the start-up warnings (already given once).
+    static func inboxProcessor(_ configuration: GatewayConfiguration, keyRing: KeyRing, service: ApprovalService, logger: Logger, quiet: Bool = false) throws -> InboxProcessor? {
         guard configuration.imap.username != nil, configuration.imap.password != nil else {
+            if quiet { return nil }
             logger.warning("decisions by email reply are OFF: imap.username and imap.password (APPROVAL_GATEWAY_IMAP_PASSWORD) are not set")
             return nil
         }
         let reply = configuration.reply
-        if reply.trustedAuthservID == nil {
+        if reply.trustedAuthservID == nil, !quiet {
             if reply.requireAuthentication {
                 logger.error("every reply will be REFUSED: reply.trusted_authserv_id is not set. Set it to the authserv-id of your receiving mail server's Authentication-Results, or set reply.require_authentication: false to accept replies on the reply token and From alone")
             } else {

@@ -45,6 +45,18 @@ public struct InboxProcessor: Service {
 
     public func run() async throws {
         logger.info("inbox processor watching \(mailbox.configuration.username) \(mailbox.configuration.mailbox)")
+        // Cancelled (a lost lease) or stopped gracefully, the mailbox drops its connection so that
+        // a wait for new mail ends at once.
+        await withTaskCancellationHandler {
+            await runUntilStopped()
+        } onCancel: {
+            mailbox.shutdown()
+        }
+        await mailbox.close()
+        logger.info("inbox processor stopped")
+    }
+
+    private func runUntilStopped() async {
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 do {
@@ -63,8 +75,6 @@ public struct InboxProcessor: Service {
         } onGracefulShutdown: {
             mailbox.shutdown()
         }
-        await mailbox.close()
-        logger.info("inbox processor stopped")
     }
 
     /// Looks at every message after the last processed UID, in order.

@@ -150,6 +150,29 @@ extension PostgresStore: GatewayStorage {
         }
     }
 
+    // MARK: Leases
+
+    public func holdLease(_ name: String, holder: String, duration: TimeInterval) async throws -> Bool {
+        let milliseconds = Int64((duration * 1000).rounded())
+        return try await database.write { session in
+            // The database's clock, so that gateways on different hosts agree on expiry.
+            try session.execute("""
+                INSERT INTO gateway_leases (name, holder, acquired_at, expires_at)
+                VALUES (\(name), \(holder), clock_timestamp(), clock_timestamp() + \(milliseconds) * interval '1 millisecond')
+                ON CONFLICT (name) DO UPDATE SET
+                    acquired_at = CASE WHEN gateway_leases.holder = excluded.holder THEN gateway_leases.acquired_at ELSE excluded.acquired_at END,
+                    holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE gateway_leases.holder = excluded.holder OR gateway_leases.expires_at <= clock_timestamp()
+                """) == 1
+        }
+    }
+
+    public func releaseLease(_ name: String, holder: String) async throws {
+        try await database.write { session in
+            try session.execute("DELETE FROM gateway_leases WHERE name = \(name) AND holder = \(holder)")
+        }
+    }
+
     // MARK: The audit log's integrity
 
     /// Walks the hash chain in id order; the first record whose links or content do not match ends it.

@@ -145,6 +145,17 @@ extension SQLiteStore {
         registerServiceMigrations(&migrator)
         registerSecretsAtRestMigrations(&migrator)
         AuditChain.registerMigration(&migrator)
+        migrator.registerMigration("v8-leases") { db in
+            // Work only one gateway may do at a time (the inbox processor).
+            try db.execute(sql: """
+                CREATE TABLE gateway_leases (
+                    name TEXT PRIMARY KEY,
+                    holder TEXT NOT NULL,
+                    acquired_at DATETIME NOT NULL,
+                    expires_at DATETIME NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

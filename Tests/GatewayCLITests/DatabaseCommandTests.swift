@@ -48,9 +48,17 @@ struct DatabaseCommandTests {
         let viaFile = try cli.run(["db", "migrate"], environment: ["APPROVAL_GATEWAY_DATABASE_PASSWORD": "", "PGPASSFILE": passFile.path])
         #expect(viaFile.status == 0, "\(viaFile.stderr)")
 
-        // Serving from PostgreSQL is refused clearly until its store is complete.
-        let serve = try cli.run(["request", "list"], environment: environment)
-        #expect(serve.status == 1)
-        #expect(serve.stderr.contains("cannot serve from it yet"))
+        // Every other command works on the same database.
+        let signingKeys = cli.directory.appendingPathComponent("signing.keys")
+        let key = try cli.run(["signing", "generate-key"], config: false)
+        try key.stdout.write(to: signingKeys, atomically: true, encoding: .utf8)
+        try "database: \(url)\ndirectory: directory.yaml\nsigning:\n  keys_file: signing.keys\n".write(toFile: cli.configPath, atomically: true, encoding: .utf8)
+        let opened = try cli.run(["request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", "on PostgreSQL"], environment: environment)
+        #expect(opened.status == 0, "\(opened.stderr)")
+        let listed = try cli.run(["request", "list"], environment: environment)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("on PostgreSQL"))
+        let audit = try cli.run(["audit", "verify"], environment: environment)
+        #expect(audit.json["verified"] as? Bool == true, "\(audit.stdout)\(audit.stderr)")
     }
 }

@@ -37,6 +37,17 @@ public protocol GatewayStorage: Sendable {
     func metadata(_ key: String) async throws -> String?
     func setMetadata(_ key: String, _ value: String) async throws
 
+    // MARK: Leases
+
+    /// Takes or renews the lease `name` for `holder` for `duration` seconds, and returns whether
+    /// `holder` holds it now. A lease is free when nobody holds it or its holder let it run out
+    /// (a crashed gateway); it is measured on the database's clock, so gateways on hosts whose
+    /// clocks differ agree on it.
+    func holdLease(_ name: String, holder: String, duration: TimeInterval) async throws -> Bool
+    /// Gives the lease up at once if `holder` holds it (a graceful stop), so another gateway takes
+    /// it without waiting for it to run out.
+    func releaseLease(_ name: String, holder: String) async throws
+
     // MARK: The audit log's integrity
 
     /// Walks the audit log's hash chain and reports the first record that breaks it.
