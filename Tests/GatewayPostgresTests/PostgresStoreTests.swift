@@ -102,4 +102,34 @@ struct PostgresStoreTests {
         #expect(broken.firstBroken?.id == edited)
         for gateway in [first, second] { await (gateway.store as! PostgresStore).close() }
     }
+
+    @Test("sweeps on two gateways at the same moment remind once and expire once")
+    func concurrentSweeps() async throws {
+        let (first, second, _) = try await twoGateways()
+        var ids: [Int64] = []
+        for n in 1...10 {
+            ids.append(try await first.createRequest(NewAccessRequest(requester: "requester\(n)@example.test", resource: "prod-db", reason: "r", durationSeconds: nil), now: Self.start).id)
+        }
+        let deadline = try #require(try await first.store.request(id: ids[0])).expiresAt
+        // An hour before the deadline, every gateway's sweeper reminds at once, twice over.
+        first.clock.set(deadline.addingTimeInterval(-3600))
+        let reminded = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for gateway in [first, second, first, second] { group.addTask { try await gateway.service.sendReminders(lead: 4 * 3600) } }
+            return try await group.reduce(into: [Int64]()) { $0 += $1 }
+        }
+        #expect(reminded.sorted() == ids.sorted(), "each request reminded by exactly one sweep")
+        let reminders = try await first.store.outboxEntries(status: nil, limit: 10_000).filter { $0.kind == .reminder }
+        #expect(reminders.count == ids.count * 5, "one reminder per notified reviewer per request")
+
+        // After the deadline, both expire: each request once, each requester told once.
+        first.clock.set(deadline.addingTimeInterval(1))
+        let expired = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for gateway in [first, second, first, second] { group.addTask { try await gateway.service.expireOverdueRequests() } }
+            return try await group.reduce(into: [Int64]()) { $0 += $1 }
+        }
+        #expect(expired.sorted() == ids.sorted())
+        let expiryLog = try await first.store.auditLog(requestID: nil).filter { $0.action == .expire }
+        #expect(expiryLog.count == ids.count)
+        for gateway in [first, second] { await (gateway.store as! PostgresStore).close() }
+    }
 }
