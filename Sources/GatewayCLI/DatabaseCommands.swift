@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatewayApp
 import GatewayConfig
 import GatewayPostgres
 import GatewayStore
@@ -8,8 +9,8 @@ import GatewayStore
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Manage the database: apply its schema migrations.",
-        subcommands: [Migrate.self]
+        abstract: "Manage the database: apply its schema migrations, move an installation to PostgreSQL.",
+        subcommands: [Migrate.self, Copy.self]
     )
 
     struct Migrate: AsyncParsableCommand {
@@ -57,6 +58,79 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         static func open<T>(_ body: () throws -> T) throws -> T {
             do { return try body() } catch { throw CLIFailure("\(error)") }
+        }
+    }
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy the configured SQLite installation into an empty PostgreSQL database, then verify it.",
+            discussion: """
+                Stop the gateway first. Every table is copied with its ids (the audit log's hash chain                 included), the identity sequences are moved past them, then the row counts and the                 audit chain are checked on the copy. The password comes from                 APPROVAL_GATEWAY_DATABASE_PASSWORD or a PGPASSFILE. Afterwards, point `database` at                 the PostgreSQL URL.
+                """
+        )
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The empty PostgreSQL database: postgres://USER@HOST[:PORT]/DBNAME[?sslmode=...].") var to: String
+
+        func run() async throws {
+            try await reportingFailures {
+                let configuration = try global.loadConfiguration()
+                guard case .sqlite(let path) = configuration.database else {
+                    throw CLIFailure("db copy copies an SQLite installation; the configured database is \(configuration.database)")
+                }
+                let url: PostgresURL
+                do {
+                    url = try PostgresURL(to)
+                } catch {
+                    throw CLIFailure("--to: \(error)", exitCode: 64)
+                }
+                let source = try Migrate.open { try SQLiteStore(path: path) }
+                let target: PostgresStore
+                do {
+                    target = try await PostgresStore.open(url: url, password: PostgresPassword.resolve(for: url))
+                } catch {
+                    throw CLIFailure("database \(url): \(error)")
+                }
+                do {
+                    try await copy(from: source, to: target, url: url)
+                } catch let failure as CLIFailure {
+                    await target.close()
+                    throw failure
+                } catch {
+                    await target.close()
+                    throw CLIFailure("the copy stopped: \(error); drop the PostgreSQL database, create it empty and run db copy again")
+                }
+                await target.close()
+            }
+        }
+
+        private func copy(from source: SQLiteStore, to target: PostgresStore, url: PostgresURL) async throws {
+            guard try await target.isEmpty() else {
+                throw CLIFailure("\(url) already holds an installation; db copy needs an empty database (nothing was copied)")
+            }
+            var counts: [(String, JSONValue)] = []
+            for table in InstallationTables.ordered {
+                var copied = 0
+                try await source.exportTable(table) { batch in
+                    try await target.importRows(batch)
+                    copied += batch.rows.count
+                }
+                let expected = try await source.rowCount(table)
+                let landed = try await target.rowCount(table)
+                guard copied == expected, landed == expected else {
+                    throw CLIFailure("\(table): \(expected) rows in SQLite, \(landed) in PostgreSQL after copying \(copied); the copy is incomplete (drop the PostgreSQL database and run db copy again)")
+                }
+                if expected > 0 { Output.note("db copy: \(table): \(expected) rows") }
+                counts.append((table, .number(expected)))
+            }
+            try await target.resetIdentities()
+            let chain = try await target.verifyAuditChain()
+            if let broken = chain.firstBroken {
+                throw CLIFailure("the copied audit log does not verify at record \(broken.id): \(broken.problem)")
+            }
+            Output.json(.object([
+                ("to", .string(url.description)), ("rows", .object(counts)),
+                ("audit_chain_verified", .bool(true)), ("audit_records", .number(chain.records)),
+            ]))
         }
     }
 }

@@ -62,3 +62,50 @@ struct DatabaseCommandTests {
         #expect(audit.json["verified"] as? Bool == true, "\(audit.stdout)\(audit.stderr)")
     }
 }
+
+/// `approval-gateway db copy`: an SQLite installation moved into PostgreSQL, then served from there.
+@Suite("db copy")
+struct DatabaseCopyTests {
+    @Test("moves an installation with its ids and audit chain; the copy serves; a second copy is refused")
+    func copyInstallation() async throws {
+        let cli = try CLIHarness()
+        let environment = ["APPROVAL_GATEWAY_DATABASE_PASSWORD": PostgresLab.password]
+        let first = try cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", "decided before the move")
+        let firstID = try #require(first.json["id"] as? Int)
+        #expect(try cli.run("request", "decide", "\(firstID)", "--reviewer", "approver1@example.test", "--approve").status == 0)
+        #expect(try cli.run("request", "create", "--requester", "requester2@example.test", "--resource", "prod-db", "--reason", "pending across the move").status == 0)
+        #expect(try cli.run("apikey", "create", "--name", "proxy", "--scopes", "access:read").status == 0)
+        let before = try cli.run("audit", "verify")
+        let records = try #require(before.json["records_verified"] as? Int)
+
+        let url = try await PostgresLab.freshDatabase("copy")
+        let copied = try cli.run(["db", "copy", "--to", url.description], environment: environment)
+        #expect(copied.status == 0, "\(copied.stderr)")
+        #expect(copied.json["audit_chain_verified"] as? Bool == true)
+        #expect(copied.json["audit_records"] as? Int == records)
+        let rows = copied.json["rows"] as? [String: Int] ?? [:]
+        #expect(rows["access_requests"] == 2 && rows["grants"] == 1 && rows["api_keys"] == 1)
+
+        // Copying again into the now-filled database is refused, and changes nothing.
+        let again = try cli.run(["db", "copy", "--to", url.description], environment: environment)
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("needs an empty database"))
+
+        // The gateway now runs on PostgreSQL: the same requests, the same chain, new ids after the old.
+        let signingKeys = cli.directory.appendingPathComponent("shared-signing.keys")
+        try cli.run(["signing", "generate-key"], config: false).stdout.write(to: signingKeys, atomically: true, encoding: .utf8)
+        try "database: \(url)\ndirectory: directory.yaml\nsigning:\n  keys_file: \(signingKeys.path)\n".write(toFile: cli.configPath, atomically: true, encoding: .utf8)
+        let shown = try cli.run(["request", "show", "\(firstID)"], environment: environment)
+        #expect(shown.status == 0, "\(shown.stderr)")
+        #expect(shown.json["status"] as? String == "approved")
+        #expect(shown.json["decided_by"] as? String == "approver1@example.test")
+        let access = try cli.run(["access", "check", "--user", "requester1@example.test", "--resource", "prod-db"], environment: environment)
+        #expect(access.json["allowed"] as? Bool == true, "\(access.stdout)\(access.stderr)")
+        let next = try cli.run(["request", "create", "--requester", "requester3@example.test", "--resource", "prod-db", "--reason", "after the move"], environment: environment)
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect((next.json["id"] as? Int ?? 0) > 2)
+        let after = try cli.run(["audit", "verify"], environment: environment)
+        #expect(after.json["verified"] as? Bool == true)
+        #expect((after.json["records_verified"] as? Int ?? 0) > records)
+    }
+}
