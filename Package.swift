@@ -176,7 +176,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "GatewayCore"]),
-        .testTarget(name: "GatewayCLITests", dependencies: ["GatewayCLI", "GatewayTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "GatewayCLITests",
+            dependencies: [
+                "GatewayCLI", "GatewayTestSupport", "GatewayPostgres", "GatewayApp", "GatewayCore", "GatewayConfig", "ApprovalTokens",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         .testTarget(
             name: "GatewayMailTests",
             dependencies: [

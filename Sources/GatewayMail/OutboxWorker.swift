@@ -18,8 +18,10 @@ public struct OutboxWorker: Service {
         public var retryMax: TimeInterval
         /// How often to look for due emails when idle.
         public var pollInterval: Duration = .milliseconds(500)
-        /// How long a claim lasts before another worker may take the email.
-        public var lease: TimeInterval = 300
+        /// How long a claim lasts before another worker (another gateway, or this one restarted)
+        /// may take the email. The worker extends it while it works through a batch, so it only
+        /// needs to outlast one send (keep it above twice the SMTP timeout).
+        public var lease: TimeInterval = 90
         public var batchSize = 50
 
         public init(maxAttempts: Int, retryInitial: TimeInterval, retryMax: TimeInterval) {
@@ -80,7 +82,13 @@ public struct OutboxWorker: Service {
     @discardableResult
     public func drainOnce() async throws -> Int {
         let entries = try await store.claimOutbox(now: clock.now, limit: policy.batchSize, lease: policy.lease)
+        var claimedUntil = clock.now.addingTimeInterval(policy.lease)
         for (index, entry) in entries.enumerated() {
+            // Keep the rest of the batch claimed while working through it.
+            if claimedUntil.timeIntervalSince(clock.now) < policy.lease * 2 / 3 {
+                claimedUntil = clock.now.addingTimeInterval(policy.lease)
+                try await store.extendOutboxClaims(ids: entries[index...].map(\.id), until: claimedUntil)
+            }
             // On graceful shutdown, finish the email in hand and give the rest of the batch back, so
             // that the next start (or another gateway) sends them at once instead of after the lease.
             if Task.isShuttingDownGracefully || Task.isCancelled {

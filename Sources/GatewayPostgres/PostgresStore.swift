@@ -112,6 +112,13 @@ extension PostgresStore: GatewayStorage {
         }
     }
 
+    public func extendOutboxClaims(ids: [Int64], until: Date) async throws {
+        guard !ids.isEmpty else { return }
+        try await database.write { session in
+            try session.execute("UPDATE outbox SET lease_until = \(until) WHERE status = 'sending' AND id = ANY(\(ids))")
+        }
+    }
+
     // MARK: Installation values
 
     public func installationID() async throws -> String {

@@ -118,6 +118,14 @@ extension SQLiteStore {
         }
     }
 
+    public func extendOutboxClaims(ids: [Int64], until: Date) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.write { db in
+            let list = ids.map(String.init).joined(separator: ",")
+            try db.execute(sql: "UPDATE outbox SET lease_until = ? WHERE status = 'sending' AND id IN (\(list))", arguments: [until])
+        }
+    }
+
     public func markOutboxFailed(id: Int64, error: String, now: Date) async throws {
         try await pool.write { db in
             try db.execute(sql: "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, lease_until = NULL WHERE id = ?", arguments: [error, id])

@@ -27,6 +27,9 @@ public protocol GatewayStorage: Sendable {
     func markOutboxFailed(id: Int64, error: String, now: Date) async throws
     /// Gives claimed, unsent emails back (graceful shutdown): they are due again at once.
     func releaseOutboxClaims(ids: [Int64]) async throws
+    /// Extends the claim on emails still being sent to `until`, so that a long batch keeps them
+    /// while a claim left by a dead worker still runs out soon.
+    func extendOutboxClaims(ids: [Int64], until: Date) async throws
 
     // MARK: Installation values
 
