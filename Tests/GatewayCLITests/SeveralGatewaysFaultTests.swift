@@ -11,8 +11,8 @@ import Testing
 /// Two real `serve` processes on one PostgreSQL database and the real mail lab: a backlog of
 /// replies and new requests while the gateway holding the inbox lease is killed with SIGKILL.
 @Suite(.serialized) struct SeveralGatewaysFaultTests {
-    static let gatewayUser = "approver16"
-    static let reviewer = "approver30@example.test"
+    static let gatewayUser = "approver13"
+    static let reviewer = "approver20@example.test"
     static let requesters = (1...5).map { "requester\($0)@example.test" }
 
     /// One approver, five requesters, `resources` resources: every request has one pending slot.
@@ -37,7 +37,7 @@ import Testing
     @Test("kill -9 of the inbox holder: the other gateway takes over within 10 s; every reply decided once, every email sent once")
     func killInboxHolder() async throws {
         try MailLab.resetUser(Self.gatewayUser)
-        try MailLab.resetUser("approver30")
+        try MailLab.resetUser("approver20")
         let backlogResources = 100, laterResources = 40
         let url = try await PostgresLab.freshDatabase("fault")
         let cli = try CLIHarness(directoryYAML: Self.directoryYAML(resources: backlogResources + laterResources), extraConfig: "")
@@ -154,7 +154,7 @@ import Testing
         }
         let expectedNotifications = backlog.count + later.count
         let notifications = try await waitFor("every notification delivered", timeout: .seconds(30)) { () -> [String]? in
-            let found = MailLab.messages(for: "approver30", containing: marker).filter { !$0.contains("Done: you approved") && !$0.hasPrefix("Return-Path: <>") }
+            let found = MailLab.messages(for: "approver20", containing: marker).filter { !$0.contains("Done: you approved") && !$0.hasPrefix("Return-Path: <>") }
             return found.count >= expectedNotifications ? found : nil
         }
         let messageIDs = notifications.compactMap { mail in
