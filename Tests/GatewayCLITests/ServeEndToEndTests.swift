@@ -12,17 +12,6 @@ import Testing
         MailLab.messages(for: "\(user)@example.test", containing: marker)
     }
 
-    func waitFor<T>(_ what: String, timeout: Duration = .seconds(20), _ probe: () throws -> T?) async throws -> T {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if let value = try probe() { return value }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("timed out waiting for \(what)")
-        throw CancellationError()
-    }
-
     @Test("serve: a request from the CLI is emailed, approver1's reply approves it, SIGTERM stops the gateway cleanly")
     func replyDecidesThroughServe() async throws {
         try MailLab.resetUser(Self.gatewayUser)
@@ -47,7 +36,7 @@ import Testing
         #expect(created.status == 0, "\(created.stderr)")
         let id = try #require(created.json["id"] as? Int)
 
-        let notification = try await waitFor("approver1's notification") { mailbox("approver1", containing: marker).first }
+        let notification = try await eventually("approver1's notification") { mailbox("approver1", containing: marker).first }
         // The personal reply address of the notification's (folded) Reply-To field.
         let replyTo = try #require(
             notification.components(separatedBy: "<\(Self.gatewayUser)+").dropFirst().first.map { "\(Self.gatewayUser)+" + $0.prefix { $0 != ">" } },
@@ -79,7 +68,7 @@ import Testing
         curl.waitUntilExit()
         #expect(curl.terminationStatus == 0)
 
-        let decided = try await waitFor("the decision") { () -> [String: Any]? in
+        let decided = try await eventually("the decision") { () -> [String: Any]? in
             let shown = try cli.run("request", "show", "\(id)").json
             return shown["status"] as? String == "pending" ? nil : shown
         }
@@ -88,12 +77,12 @@ import Testing
         #expect(decided["channel"] as? String == "reply")
         #expect(decided["comment"] as? String == "on call this week")
         // Tied to this run by the request's unique reason: request ids start at 1 in every fresh database.
-        _ = try await waitFor("approver1's confirmation") { mailbox("approver1", containing: marker).first { $0.contains("Done: you approved") } }
-        _ = try await waitFor("the requester's outcome") { mailbox("requester1", containing: marker).first { $0.contains("was approved by") } }
+        _ = try await eventually("approver1's confirmation") { mailbox("approver1", containing: marker).first { $0.contains("Done: you approved") } }
+        _ = try await eventually("the requester's outcome") { mailbox("requester1", containing: marker).first { $0.contains("was approved by") } }
 
         // Graceful shutdown on SIGTERM.
         kill(serve.processIdentifier, SIGTERM)
-        _ = try await waitFor("serve to stop", timeout: .seconds(15)) { serve.isRunning ? nil : true }
+        _ = try await eventually("serve to stop", timeout: .seconds(15)) { serve.isRunning ? nil : true }
         #expect(serve.terminationStatus == 0, "\(String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self).suffix(2000))")
     }
 }

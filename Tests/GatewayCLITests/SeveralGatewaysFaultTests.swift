@@ -24,16 +24,6 @@ import Testing
         return text
     }
 
-    func waitFor<T>(_ what: String, timeout: Duration, _ probe: () async throws -> T?) async throws -> T {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let value = try await probe() { return value }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("timed out waiting for \(what)")
-        throw CancellationError()
-    }
-
     @Test("kill -9 of the inbox holder: the other gateway takes over within 10 s; every reply decided once, every email sent once")
     func killInboxHolder() async throws {
         try MailLab.resetUser(Self.gatewayUser)
@@ -94,7 +84,7 @@ import Testing
         func decidedCount() async throws -> Int {
             try await admin.read { try $0.value("SELECT count(*) FROM access_requests WHERE state <> 'pending'", as: Int.self) } ?? 0
         }
-        let firstHolder = try await waitFor("a gateway to take the inbox lease", timeout: .seconds(20)) { try await leaseHolderPID() }
+        let firstHolder = try await eventually("a gateway to take the inbox lease", timeout: .seconds(20)) { try await leaseHolderPID() }
         #expect(gateways.map(\.processIdentifier).contains(firstHolder))
 
         // The reviewer answers every request by email: one SMTP session, in order.
@@ -115,7 +105,7 @@ import Testing
         try sender.run()
 
         // Halfway through, the lease holder dies without a word; new requests keep coming.
-        _ = try await waitFor("half the backlog decided", timeout: .seconds(180)) { try await decidedCount() >= backlog.count / 2 ? true : nil }
+        _ = try await eventually("half the backlog decided", timeout: .seconds(180)) { try await decidedCount() >= backlog.count / 2 ? true : nil }
         kill(firstHolder, SIGKILL)
         let killedAt = ContinuousClock.now
         var later: [AccessRequest] = []
@@ -125,7 +115,7 @@ import Testing
                 later.append(try await gateway.createRequest(NewAccessRequest(requester: requester, resource: "res-\(resource)", reason: "\(marker) later", durationSeconds: nil), now: Date()))
             }
         }
-        let newHolder = try await waitFor("the other gateway to take the lease", timeout: .seconds(20)) { () -> Int32? in
+        let newHolder = try await eventually("the other gateway to take the lease", timeout: .seconds(20)) { () -> Int32? in
             let holder = try await leaseHolderPID()
             return holder != firstHolder ? holder : nil
         }
@@ -136,7 +126,7 @@ import Testing
         #expect(sender.terminationStatus == 0)
 
         // Every reply decided exactly once.
-        _ = try await waitFor("every reply decided", timeout: .seconds(240)) { try await decidedCount() >= backlog.count ? true : nil }
+        _ = try await eventually("every reply decided", timeout: .seconds(240)) { try await decidedCount() >= backlog.count ? true : nil }
         let twice = try await admin.read { session in
             try session.value("""
                 SELECT count(*) FROM (SELECT request_id FROM audit_log WHERE action = 'decide' AND outcome = 'accepted'
@@ -148,12 +138,12 @@ import Testing
         #expect(approved == backlog.count)
 
         // Every notification sent exactly once: nothing left to send, and each email arrived once.
-        _ = try await waitFor("the outbox to drain", timeout: .seconds(240)) { () -> Bool? in
+        _ = try await eventually("the outbox to drain", timeout: .seconds(240)) { () -> Bool? in
             let left = try await admin.read { try $0.value("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')", as: Int.self) } ?? 1
             return left == 0 ? true : nil
         }
         let expectedNotifications = backlog.count + later.count
-        let notifications = try await waitFor("every notification delivered", timeout: .seconds(30)) { () -> [String]? in
+        let notifications = try await eventually("every notification delivered", timeout: .seconds(30)) { () -> [String]? in
             let found = MailLab.messages(for: "approver20", containing: marker).filter { !$0.contains("Done: you approved") && !$0.hasPrefix("Return-Path: <>") }
             return found.count >= expectedNotifications ? found : nil
         }
@@ -168,7 +158,7 @@ import Testing
         // The survivor stops cleanly.
         let survivor = try #require(gateways.first { $0.processIdentifier == newHolder })
         kill(survivor.processIdentifier, SIGTERM)
-        _ = try await waitFor("the survivor to stop", timeout: .seconds(20)) { survivor.isRunning ? nil : true }
+        _ = try await eventually("the survivor to stop", timeout: .seconds(20)) { survivor.isRunning ? nil : true }
         #expect(survivor.terminationStatus == 0)
         for serve in gateways where serve.isRunning { kill(serve.processIdentifier, SIGTERM) }
         await admin.close()
