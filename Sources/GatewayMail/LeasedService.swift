@@ -17,7 +17,7 @@ public struct LeasedService: Service {
         public var renewEvery: Duration
 
         /// A gateway killed outright is replaced within `duration` plus `renewEvery`.
-        public init(duration: TimeInterval = 6, renewEvery: Duration = .seconds(2)) {
+        public init(duration: TimeInterval = 5, renewEvery: Duration = .seconds(1)) {
             self.duration = duration
             self.renewEvery = renewEvery
         }
