@@ -32,8 +32,8 @@ import Testing
             #expect(found.first?.contains("Auto-Submitted: auto-generated") == true)
             #expect(found.first?.contains("[Access request #\(request.id)]") == true)
         }
-        try await Task.sleep(for: .milliseconds(500))
         for user in ["approver3@example.test", "requester1@example.test"] {
+            try await MailLab.flush(user)
             #expect(MailLab.messages(for: user, containing: marker).isEmpty, "\(user) was mailed")
         }
         #expect(try await fixture.store.outboxEntries(status: .sent, limit: 10).count == 4)
@@ -58,7 +58,7 @@ import Testing
         #expect(try await up.drainOnce() == 2)
         let marker = "X-Approval-Gateway: \(fixture.installation)"
         #expect(try await MailLab.waitForMessages(for: "approver3@example.test", containing: marker, count: 1).count == 1)
-        try await Task.sleep(for: .milliseconds(500))
+        try await MailLab.flush("approver3@example.test")
         #expect(MailLab.messages(for: "approver3@example.test", containing: marker).count == 1)
         // SMTP-3: what was sent is the first rendering, with its Message-ID.
         let sent = try #require(try await fixture.store.outboxEntries(status: .sent, limit: 10).first { $0.recipient == "approver3@example.test" })
@@ -94,7 +94,7 @@ import Testing
         #expect(try await worker.drainOnce() == 0)
         let marker = "X-Approval-Gateway: \(fixture.installation)"
         #expect(try await MailLab.waitForMessages(for: "approver3@example.test", containing: marker, count: 1).count == 1)
-        try await Task.sleep(for: .milliseconds(500))
+        try await MailLab.flush("approver3@example.test")
         #expect(MailLab.messages(for: "approver3@example.test", containing: marker).count == 1)
     }
 }

@@ -148,6 +148,26 @@ public enum MailLab {
         }
         return found()
     }
+
+    /// Sends a sentinel message to `user` through the lab's SMTP and waits until it is delivered, so
+    /// that mail handed to the lab earlier has been delivered too: a check that something did not
+    /// arrive waits for this instead of sleeping.
+    public static func flush(_ user: String, timeout: Duration = .seconds(15)) async throws {
+        let token = "lab-flush-\(UUID().uuidString)"
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(token).eml")
+        try "From: flush@\(domain)\r\nTo: \(user)\r\nSubject: \(token)\r\nMessage-ID: <\(token)@\(domain)>\r\n\r\n\(token)\r\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", smtp, "--mail-from", "flush@\(domain)", "--mail-rcpt", user, "--upload-file", file.path]
+        try curl.run()
+        curl.waitUntilExit()
+        guard curl.terminationStatus == 0 else { throw NotRunning(description: "the lab's SMTP refused the flush message (curl \(curl.terminationStatus))") }
+        guard try await waitForMessages(for: user, containing: token, count: 1, timeout: timeout).count == 1 else {
+            throw NotRunning(description: "the flush message to \(user) was not delivered within \(timeout)")
+        }
+    }
 }
 
 /// The project's folders, for tests that read its templates, scripts and fixtures.
