@@ -16,11 +16,17 @@ import PostgresNIO
 /// its statements block that thread while the event loop talks to the server. There are as many
 /// threads as connections, so a body never waits for a connection another body holds.
 ///
-/// Write transactions are `SERIALIZABLE`: PostgreSQL then guarantees the same outcome as running
-/// them one after another, which is what the SQLite store gives by taking its write lock first.
-/// A body that loses a serialization race is rolled back and run again (it has no effect outside
-/// the database), up to ``maximumAttempts`` times.
+/// Write transactions run one at a time across every gateway, as the SQLite store's do: each takes
+/// one transaction-scoped advisory lock first, then runs at `READ COMMITTED`, so every statement
+/// sees everything committed before it. Every write appends to the audit log's hash chain, which
+/// already orders them; letting them run side by side (`SERIALIZABLE`) made nearly every pair
+/// conflict and retry. Reads run on a snapshot, beside the writes. A body that still fails with a
+/// serialization failure or a deadlock is rolled back and run again (it has no effect outside the
+/// database), up to ``maximumAttempts`` times.
 public final class PostgresDatabase: Sendable {
+    /// The advisory lock every write transaction holds ("AGWRITE").
+    static let writeLock: Int64 = 0x4147_5752_4954_45
+
     /// How often a transaction is tried when it keeps losing serialization races.
     public static let maximumAttempts = 40
 
@@ -85,16 +91,16 @@ public final class PostgresDatabase: Sendable {
         try? await threads.shutdownGracefully()
     }
 
-    /// Runs `body` in one `SERIALIZABLE` read-write transaction, again when it loses a
-    /// serialization race, and commits it.
+    /// Runs `body` in one read-write transaction, after every other gateway's write that holds the
+    /// write lock, and commits it.
     @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
-        try await transaction(begin: "BEGIN ISOLATION LEVEL SERIALIZABLE", body)
+        try await transaction(begin: "BEGIN ISOLATION LEVEL READ COMMITTED", lock: Self.writeLock, body)
     }
 
     /// Runs `body` in one read-only transaction over a consistent snapshot.
     public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
-        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", lock: nil, body)
     }
 
     /// Runs `body` on one connection outside any transaction (session-level locks, `CREATE DATABASE`).
@@ -113,7 +119,7 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
-    private func transaction<T: Sendable>(begin: String, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+    private func transaction<T: Sendable>(begin: String, lock: Int64?, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
         try await threads.runIfActive { [self] in
             var attempt = 1
             while true {
@@ -121,6 +127,7 @@ public final class PostgresDatabase: Sendable {
                 let session = PostgresSession(connection: connection, logger: logger)
                 do {
                     try session.execute(PostgresQuery(unsafeSQL: begin))
+                    if let lock { try session.execute("SELECT pg_advisory_xact_lock(\(lock))") }
                     let value = try body(session)
                     try session.execute("COMMIT")
                     checkIn(connection, healthy: true)

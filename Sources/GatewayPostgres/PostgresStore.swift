@@ -7,7 +7,7 @@ import PostgresNIO
 /// The PostgreSQL store: the same repositories as the SQLite store, over a database that any
 /// number of gateways share.
 ///
-/// Every `write` body is one `SERIALIZABLE` transaction (see ``PostgresDatabase``), so a decision's
+/// Every `write` body is one transaction holding the database-wide write lock (see ``PostgresDatabase``), so a decision's
 /// conditional claim gives exactly one winner across processes (AUTHZ-4), and the outbox is
 /// claimed with `FOR UPDATE SKIP LOCKED` so that each email goes to one gateway.
 ///

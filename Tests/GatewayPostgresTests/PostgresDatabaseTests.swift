@@ -94,14 +94,14 @@ struct PostgresDatabaseTests {
         await database.close()
     }
 
-    @Test("serializable transactions retried after a lost race never lose an update")
+    @Test("concurrent read-modify-write transactions never lose an update")
     func readModifyWrite() async throws {
         let database = try await PostgresLab.freshPool("counter", poolSize: 8)
         _ = try await database.write { session in
             try session.execute("CREATE TABLE counter (id INT PRIMARY KEY, value BIGINT NOT NULL)")
             try session.execute("INSERT INTO counter VALUES (1, 0)")
         }
-        // Read, then write what was read plus one: without serializable isolation and retries,
+        // Read, then write what was read plus one: were write transactions to run side by side,
         // concurrent bodies would overwrite each other.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<40 {
