@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "GatewayCLITests",
             dependencies: [
-                "GatewayCLI", "GatewayTestSupport", "GatewayPostgres", "GatewayApp", "GatewayCore", "GatewayConfig", "ApprovalTokens",
+                "GatewayCLI", "GatewayTestSupport", "GatewayPostgres", "GatewayApp", "GatewayCore", "GatewayConfig", "GatewayMail", "ApprovalTokens",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

@@ -47,13 +47,11 @@ struct ServeCommand: AsyncParsableCommand {
                 signer: TokenSigner(keyRing: keyRing), store: context.store
             )
             let sender = SMTPSender(configuration: smtp, logger: Logger(label: "approval-gateway.smtp"))
-            var outboxPolicy = OutboxWorker.Policy(
+            let outboxPolicy = OutboxWorker.Policy(
                 maxAttempts: configuration.delivery.maxAttempts,
                 retryInitial: TimeInterval(configuration.delivery.retryInitialSeconds),
                 retryMax: TimeInterval(configuration.delivery.retryMaxSeconds)
             )
-            // A claim must outlast one send, which the SMTP timeout bounds.
-            outboxPolicy.lease = max(outboxPolicy.lease, TimeInterval(configuration.smtp.timeoutSeconds) * 3)
             let outbox = OutboxWorker(
                 store: context.store, renderer: renderer, sender: SMTPEmailSender(sender: sender),
                 policy: outboxPolicy,

@@ -9,8 +9,9 @@ import ServiceLifecycle
 /// resends the same Message-ID), sends over one reused SMTP connection, and records the result.
 ///
 /// Transient failures (4xx, connection, timeout) are retried with exponential backoff and jitter up to
-/// ``Policy/maxAttempts``; permanent ones (5xx) fail at once (SMTP-2, SMTP-3). A claim is a lease: if
-/// the process dies mid-send, the email is claimed again when the lease runs out, so nothing is lost.
+/// ``Policy/maxAttempts``; permanent ones (5xx) fail at once (SMTP-2, SMTP-3). A claim is a lease,
+/// renewed while the batch is worked through: if the process dies, its emails are claimed again (by
+/// another gateway, or by this one restarted) once the lease runs out, so nothing is lost.
 public struct OutboxWorker: Service {
     public struct Policy: Sendable {
         public var maxAttempts: Int
@@ -19,9 +20,11 @@ public struct OutboxWorker: Service {
         /// How often to look for due emails when idle.
         public var pollInterval: Duration = .milliseconds(500)
         /// How long a claim lasts before another worker (another gateway, or this one restarted)
-        /// may take the email. The worker extends it while it works through a batch, so it only
-        /// needs to outlast one send (keep it above twice the SMTP timeout).
-        public var lease: TimeInterval = 90
+        /// may take the email: how long a killed gateway's emails wait.
+        public var lease: TimeInterval = 20
+        /// How often the claims of the batch in hand are renewed; well under ``lease``, so that a
+        /// slow database round trip does not let a live claim run out.
+        public var claimRenewal: Duration = .seconds(5)
         public var batchSize = 50
 
         public init(maxAttempts: Int, retryInitial: TimeInterval, retryMax: TimeInterval) {
@@ -82,24 +85,48 @@ public struct OutboxWorker: Service {
     @discardableResult
     public func drainOnce() async throws -> Int {
         let entries = try await store.claimOutbox(now: clock.now, limit: policy.batchSize, lease: policy.lease)
-        var claimedUntil = clock.now.addingTimeInterval(policy.lease)
+        guard !entries.isEmpty else { return 0 }
+        await withTaskGroup(of: Void.self) { group in
+            // Keep the batch claimed while working through it, even through one slow send. Emails
+            // already finished are no longer `sending`, so the renewal passes them by.
+            group.addTask { await renewClaims(ids: entries.map(\.id)) }
+            await process(entries)
+            group.cancelAll()
+        }
+        return entries.count
+    }
+
+    private func process(_ entries: [OutboxEntry]) async {
         for (index, entry) in entries.enumerated() {
-            // Keep the rest of the batch claimed while working through it.
-            if claimedUntil.timeIntervalSince(clock.now) < policy.lease * 2 / 3 {
-                claimedUntil = clock.now.addingTimeInterval(policy.lease)
-                try await store.extendOutboxClaims(ids: entries[index...].map(\.id), until: claimedUntil)
-            }
             // On graceful shutdown, finish the email in hand and give the rest of the batch back, so
             // that the next start (or another gateway) sends them at once instead of after the lease.
             if Task.isShuttingDownGracefully || Task.isCancelled {
                 let rest = entries[index...].map(\.id)
-                try await store.releaseOutboxClaims(ids: rest)
-                logger.info("outbox: shutting down; \(rest.count) claimed emails released for the next start")
-                break
+                do {
+                    try await store.releaseOutboxClaims(ids: rest)
+                    logger.info("outbox: shutting down; \(rest.count) claimed emails released for the next start")
+                } catch {
+                    logger.warning("outbox: shutting down; \(rest.count) claimed emails are sent after their lease: \(error)")
+                }
+                return
             }
             await process(entry)
         }
-        return entries.count
+    }
+
+    private func renewClaims(ids: [Int64]) async {
+        while true {
+            do {
+                try await Task.sleep(for: policy.claimRenewal)
+            } catch {
+                return  // the batch is done
+            }
+            do {
+                try await store.extendOutboxClaims(ids: ids, until: clock.now.addingTimeInterval(policy.lease))
+            } catch {
+                logger.warning("outbox: cannot renew the claims of the batch in hand: \(error)")
+            }
+        }
     }
 
     func process(_ entry: OutboxEntry) async {
@@ -119,6 +146,9 @@ public struct OutboxWorker: Service {
             }
         }
         guard let raw else { return }
+        // Prepared before sending: between SMTP's acceptance and the record of it, a crash means
+        // the email is sent again once its claim runs out, so that gap is kept to one write.
+        let record = SentMessageRecord(raw: raw, replyAddress: renderer.settings.replyAddress)
         do throws(DeliveryFailure) {
             try await sender.send(raw: raw, from: bounceAddress?.address(for: entry.id) ?? renderer.settings.fromAddress, to: entry.recipient)
         } catch {
@@ -126,12 +156,11 @@ public struct OutboxWorker: Service {
             return
         }
         do {
-            let record = SentMessageRecord(raw: raw, replyAddress: renderer.settings.replyAddress)
             try await store.markOutboxSent(id: entry.id, now: clock.now, retainedHeaders: record.headers, bodyDigest: record.digest)
             logger.info("sent \(entry.kind.rawValue) for request \(entry.requestID.map(String.init) ?? "-") to \(entry.recipient)", metadata: ["message_id": "\(messageID ?? "")"])
         } catch {
-            // Sent but not recorded: the lease will run out and SMTP may deliver it twice, which is
-            // the most SMTP itself can promise.
+            // Sent but not recorded: the claim will run out and the email is sent again with the
+            // same Message-ID (at least once is the most SMTP itself can promise).
             logger.error("email \(entry.id) was sent but could not be marked sent: \(error)")
         }
     }

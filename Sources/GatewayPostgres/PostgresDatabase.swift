@@ -98,6 +98,16 @@ public final class PostgresDatabase: Sendable {
         try await transaction(begin: "BEGIN ISOLATION LEVEL READ COMMITTED", lock: Self.writeLock, body)
     }
 
+    /// Runs `body`, whose statements each commit on their own, without the write lock.
+    ///
+    /// Only for bookkeeping that is one self-contained statement on rows no use case reads to
+    /// decide (the outbox's claims and send results): it neither waits behind nor holds up the
+    /// serialised writes, so an email accepted by SMTP is recorded as sent one round trip later.
+    @discardableResult
+    public func autocommit<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await transaction(begin: nil, lock: nil, body)
+    }
+
     /// Runs `body` in one read-only transaction over a consistent snapshot.
     public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
         try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", lock: nil, body)
@@ -119,22 +129,22 @@ public final class PostgresDatabase: Sendable {
         }
     }
 
-    private func transaction<T: Sendable>(begin: String, lock: Int64?, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+    private func transaction<T: Sendable>(begin: String?, lock: Int64?, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
         try await threads.runIfActive { [self] in
             var attempt = 1
             while true {
                 let connection = try checkOut()
                 let session = PostgresSession(connection: connection, logger: logger)
                 do {
-                    try session.execute(PostgresQuery(unsafeSQL: begin))
+                    if let begin { try session.execute(PostgresQuery(unsafeSQL: begin)) }
                     if let lock { try session.execute("SELECT pg_advisory_xact_lock(\(lock))") }
                     let value = try body(session)
-                    try session.execute("COMMIT")
+                    if begin != nil { try session.execute("COMMIT") }
                     checkIn(connection, healthy: true)
                     return value
                 } catch {
                     // A failed transaction is rolled back; a broken connection is dropped.
-                    let rolledBack = (try? session.execute("ROLLBACK")) != nil
+                    let rolledBack = begin == nil ? !connection.isClosed : (try? session.execute("ROLLBACK")) != nil
                     checkIn(connection, healthy: rolledBack && !connection.isClosed)
                     // The body's own errors (a refused decision) reach the caller as they are.
                     guard PostgresStoreError.isRetryable(error), attempt < Self.maximumAttempts else {

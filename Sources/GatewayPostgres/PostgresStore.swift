@@ -55,7 +55,7 @@ extension PostgresStore: GatewayStorage {
     /// gateway is claiming at this moment are skipped, not waited for.
     public func claimOutbox(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxEntry] {
         let leaseUntil = now.addingTimeInterval(lease)
-        return try await database.write { session in
+        return try await database.autocommit { session in
             let transaction = PostgresTransaction(session: session)
             return try transaction.rows("""
                 UPDATE outbox SET status = 'sending', lease_until = \(leaseUntil)
@@ -74,14 +74,14 @@ extension PostgresStore: GatewayStorage {
 
     public func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]?) async throws {
         let bytes = raw.map { Data($0) }
-        try await database.write { session in
+        try await database.autocommit { session in
             try session.execute("UPDATE outbox SET message_id = \(messageID), raw_message = \(bytes) WHERE id = \(id) AND raw_message IS NULL")
         }
     }
 
     public func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws {
         let headers = Data(retainedHeaders)
-        try await database.write { session in
+        try await database.autocommit { session in
             try session.execute("""
                 UPDATE outbox SET status = 'sent', sent_at = \(now), attempts = attempts + 1, lease_until = NULL, last_error = NULL,
                     raw_message = \(headers), body_sha256 = \(bodyDigest)
@@ -91,7 +91,7 @@ extension PostgresStore: GatewayStorage {
     }
 
     public func markOutboxRetry(id: Int64, error: String, retryAt: Date) async throws {
-        try await database.write { session in
+        try await database.autocommit { session in
             try session.execute("""
                 UPDATE outbox SET status = 'pending', attempts = attempts + 1, last_error = \(error), next_attempt_at = \(retryAt), lease_until = NULL
                 WHERE id = \(id)
@@ -100,21 +100,21 @@ extension PostgresStore: GatewayStorage {
     }
 
     public func markOutboxFailed(id: Int64, error: String, now: Date) async throws {
-        try await database.write { session in
+        try await database.autocommit { session in
             try session.execute("UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = \(error), lease_until = NULL WHERE id = \(id)")
         }
     }
 
     public func releaseOutboxClaims(ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await database.write { session in
+        try await database.autocommit { session in
             try session.execute("UPDATE outbox SET status = 'pending', lease_until = NULL WHERE status = 'sending' AND id = ANY(\(ids))")
         }
     }
 
     public func extendOutboxClaims(ids: [Int64], until: Date) async throws {
         guard !ids.isEmpty else { return }
-        try await database.write { session in
+        try await database.autocommit { session in
             try session.execute("UPDATE outbox SET lease_until = \(until) WHERE status = 'sending' AND id = ANY(\(ids))")
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import GatewayApp
 import GatewayConfig
 import GatewayCore
+import GatewayMail
 import GatewayPostgres
 import GatewayTestSupport
 import PostgresNIO
@@ -14,6 +15,8 @@ import Testing
     static let gatewayUser = "approver13"
     static let reviewer = "approver20@example.test"
     static let requesters = (1...5).map { "requester\($0)@example.test" }
+    /// How long `serve` claims an email, renewed every 5 s: a dead gateway's claims end 15–20 s later.
+    static let outboxPolicy = OutboxWorker.Policy(maxAttempts: 1, retryInitial: 1, retryMax: 1)
 
     /// One approver, five requesters, `resources` resources: every request has one pending slot.
     static func directoryYAML(resources: Int) -> String {
@@ -108,6 +111,7 @@ import Testing
         _ = try await eventually("half the backlog decided", timeout: .seconds(180)) { try await decidedCount() >= backlog.count / 2 ? true : nil }
         kill(firstHolder, SIGKILL)
         let killedAt = ContinuousClock.now
+        let killedDate = Date()
         var later: [AccessRequest] = []
         for resource in (backlogResources + 1)...(backlogResources + laterResources) {
             for requester in Self.requesters {
@@ -151,7 +155,19 @@ import Testing
             mail.split(separator: "\n").first { $0.lowercased().hasPrefix("message-id:") }.map { String($0.dropFirst("message-id:".count)).trimmingCharacters(in: .whitespacesAndNewlines) }
         }
         #expect(messageIDs.count == notifications.count)
-        #expect(Set(messageIDs).count == messageIDs.count, "an email was delivered twice")
+        // SMTP cannot be exactly once across a crash: the one email the killed gateway had in hand,
+        // accepted by the server but not yet recorded, is sent again with the same Message-ID once
+        // its claim runs out. Anything more, or a copy sent before that claim ended, is a defect.
+        let copies = Dictionary(grouping: messageIDs, by: { $0 }).filter { $0.value.count > 1 }
+        #expect(copies.count <= 1 && copies.values.allSatisfy { $0.count == 2 }, "emails delivered twice: \(copies.keys.sorted())")
+        for messageID in copies.keys {
+            let bare = messageID.trimmingCharacters(in: CharacterSet(charactersIn: "<>"))
+            let sentAt = try await admin.read { try $0.value("SELECT sent_at FROM outbox WHERE message_id = \(bare)", as: Date.self) }
+            let resent = try #require(sentAt, "no outbox row for the repeated \(messageID)")
+            let claimEnded = Self.outboxPolicy.lease - Double(Self.outboxPolicy.claimRenewal.components.seconds)
+            #expect(resent.timeIntervalSince(killedDate) > claimEnded - 1, "\(messageID) was sent twice while its first claim still held")
+            print("several gateways: \(messageID), in hand at the kill, was sent again \(Int(resent.timeIntervalSince(killedDate))) s later")
+        }
         let sentRows = try await admin.read { try $0.value("SELECT count(*) FROM outbox WHERE kind = 'new_request' AND status = 'sent'", as: Int.self) }
         #expect(sentRows == expectedNotifications)
 

@@ -67,11 +67,13 @@ struct GatewayFixture {
         installation = try await store.installationID()
     }
 
-    func worker(sender: any EmailSending, clock: any GatewayClock = SystemClock(), maxAttempts: Int = 5) -> OutboxWorker {
-        OutboxWorker(
-            store: store, renderer: renderer, sender: sender,
-            policy: OutboxWorker.Policy(maxAttempts: maxAttempts, retryInitial: 1, retryMax: 2),
-            clock: clock, logger: Logger(label: "test.outbox")
-        )
+    func worker(
+        sender: any EmailSending, clock: any GatewayClock = SystemClock(), maxAttempts: Int = 5,
+        lease: TimeInterval = 20, claimRenewal: Duration = .seconds(5)
+    ) -> OutboxWorker {
+        var policy = OutboxWorker.Policy(maxAttempts: maxAttempts, retryInitial: 1, retryMax: 2)
+        policy.lease = lease
+        policy.claimRenewal = claimRenewal
+        return OutboxWorker(store: store, renderer: renderer, sender: sender, policy: policy, clock: clock, logger: Logger(label: "test.outbox"))
     }
 }

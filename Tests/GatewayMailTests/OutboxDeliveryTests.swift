@@ -65,6 +65,22 @@ import Testing
         #expect(MailLab.messages(for: "approver3@example.test", containing: marker).first?.contains("Message-ID: <\(sent.messageID!)>") == true)
     }
 
+    @Test("SMTP-2: a batch stays claimed through a send slower than the lease, then each email is sent once")
+    func claimsRenewedDuringSlowSend() async throws {
+        try MailLab.requireRunning()
+        let fixture = try await GatewayFixture()
+        _ = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester2@example.test", resource: "staging-web", reason: "slow"), now: Date())
+        let slow = SlowSender(wrapped: try labSender(), delay: .milliseconds(1500))
+        let worker = fixture.worker(sender: slow, lease: 0.5, claimRenewal: .milliseconds(100))
+        async let drained = worker.drainOnce()
+        // Three leases into the first send, another gateway still finds nothing to claim.
+        try await Task.sleep(for: .milliseconds(1200))
+        #expect(try await fixture.store.claimOutbox(now: Date(), limit: 10, lease: 60).isEmpty, "a claim in hand ran out")
+        #expect(try await drained == 2)
+        #expect(try await fixture.store.outboxEntries(status: .sent, limit: 10).count == 2)
+        #expect(try await fixture.store.claimOutbox(now: Date().addingTimeInterval(60), limit: 10, lease: 60).isEmpty)
+    }
+
     @Test("SMTP-2: a recipient the server refuses with 5xx fails after one attempt and shows as failed")
     func permanentFailure() async throws {
         try MailLab.requireRunning()
@@ -96,5 +112,16 @@ import Testing
         #expect(try await MailLab.waitForMessages(for: "approver3@example.test", containing: marker, count: 1).count == 1)
         try await MailLab.flush("approver3@example.test")
         #expect(MailLab.messages(for: "approver3@example.test", containing: marker).count == 1)
+    }
+}
+
+/// Passes every email on to `wrapped` after `delay`: a slow SMTP server.
+struct SlowSender: EmailSending {
+    let wrapped: any EmailSending
+    let delay: Duration
+
+    func send(raw: [UInt8], from sender: String, to recipient: String) async throws(DeliveryFailure) {
+        try? await Task.sleep(for: delay)
+        try await wrapped.send(raw: raw, from: sender, to: recipient)
     }
 }
