@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -89,6 +91,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        /// Sign-in through the organisation's OpenID Connect provider: discovery, the authorization
+        /// code flow with PKCE, and ID tokens verified against the provider's keys (JWTKit).
+        .target(
+            name: "GatewayOIDC",
+            dependencies: [
+                "GatewayApp", "GatewayCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         /// The configuration file and the YAML directory format.
         .target(
             name: "GatewayConfig",
@@ -127,7 +142,7 @@ let package = Package(
             name: "GatewayCLI",
             dependencies: [
                 "GatewayCore", "GatewayApp", "GatewayStore", "GatewayPostgres", "GatewayConfig", "GatewayMail", "ApprovalTokens",
-                "MailMessage", "MailTransport", "GatewayWeb", "GatewayAPI",
+                "MailMessage", "MailTransport", "GatewayWeb", "GatewayAPI", "GatewayOIDC",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -152,7 +167,11 @@ let package = Package(
         /// decisions through each channel's real proof.
         .target(
             name: "GatewayTestSupport",
-            dependencies: ["GatewayApp", "GatewayCore", "GatewayStore", "GatewayPostgres", "GatewayConfig", "ApprovalTokens"],
+            dependencies: [
+                "GatewayApp", "GatewayCore", "GatewayStore", "GatewayPostgres", "GatewayConfig", "ApprovalTokens",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
             path: "Tests/GatewayTestSupport"
         ),
 
@@ -177,6 +196,17 @@ let package = Package(
         ),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "GatewayCore"]),
         .testTarget(
+            name: "GatewayOIDCTests",
+            dependencies: [
+                "GatewayOIDC", "GatewayApp", "GatewayCore", "GatewayTestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
             name: "GatewayCLITests",
             dependencies: [
                 "GatewayCLI", "GatewayTestSupport", "GatewayPostgres", "GatewayApp", "GatewayCore", "GatewayConfig", "GatewayMail", "ApprovalTokens",
@@ -200,6 +230,7 @@ let package = Package(
             name: "GatewayWebTests",
             dependencies: [
                 "GatewayWeb", "GatewayApp", "GatewayAPI", "GatewayMail", "MailMessage", "GatewayStore", "GatewayCore", "GatewayTestSupport", "ApprovalTokens", "Yams",
+                "GatewayOIDC",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

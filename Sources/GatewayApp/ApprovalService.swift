@@ -28,6 +28,9 @@ public struct ApprovalService: Sendable {
         /// Confirmation-code attempts per reviewer and request in ``attemptWindow``.
         public var linkCodeAttempts = 5
         public var attemptWindow: TimeInterval = 15 * 60
+        /// Directory groups whose membership follows the identity provider's groups at each sign-in
+        /// through it (`auth.oidc.synced_groups`); every other group is left alone.
+        public var providerSyncedGroups: Set<String> = []
 
         public init() {}
     }

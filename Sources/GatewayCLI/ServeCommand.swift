@@ -5,6 +5,7 @@ import GatewayApp
 import GatewayConfig
 import GatewayCore
 import GatewayMail
+import GatewayOIDC
 import GatewayStore
 import GatewayWeb
 import Logging
@@ -34,7 +35,10 @@ struct ServeCommand: AsyncParsableCommand {
             let context = try await global.openContext()
             let configuration = context.configuration
             let keyRing = try SigningKeys.load(configuration, createIfMissing: true)
-            let service = ApprovalService(storage: context.store, keyRing: keyRing)
+            var serviceSettings = ApprovalService.Settings()
+            serviceSettings.providerSyncedGroups = Set(configuration.auth.oidc?.syncedGroups ?? [])
+            let service = ApprovalService(storage: context.store, keyRing: keyRing, settings: serviceSettings)
+            let identityProvider = try Self.identityProvider(configuration)
             let templates = try await EmailTemplates(directory: configuration.templates)
             let smtp = try configuration.smtp.transportConfiguration()
             for warning in configuration.transportWarnings { logger.warning("\(warning)") }
@@ -82,9 +86,12 @@ struct ServeCommand: AsyncParsableCommand {
                     }
                 )))
             }
+            var webSettings = try Self.webSettings(configuration)
+            webSettings.identityProvider = identityProvider
+            if let identityProvider { logger.info("sign-in through \(identityProvider.displayName) (\(configuration.auth.oidc!.issuer))") }
             let web = try await GatewayWebServer.makeApplication(
                 service: service, signer: TokenSigner(keyRing: keyRing),
-                settings: try Self.webSettings(configuration),
+                settings: webSettings,
                 logger: Logger(label: "approval-gateway.web")
             )
             services.append(.init(service: web))
@@ -97,6 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
                 logger: logger
             ))
             try await group.run()
+            await identityProvider?.shutdown()
             logger.info("approval-gateway stopped")
         }
     }
@@ -104,7 +112,22 @@ struct ServeCommand: AsyncParsableCommand {
     static func webSettings(_ configuration: GatewayConfiguration) throws -> WebSettings {
         var settings = try WebSettings(listen: configuration.http.listen, publicURL: configuration.http.publicURL, templatesDirectory: configuration.templates)
         settings.trustedProxies = configuration.http.trustedProxies
+        settings.emailLinks = configuration.auth.emailLinks
         return settings
+    }
+
+    /// The OpenID Connect provider of `auth.oidc`, if configured. It is contacted on first use, so
+    /// that the gateway starts (and emailed links work) while the provider is down.
+    static func identityProvider(_ configuration: GatewayConfiguration) throws -> OpenIDProvider? {
+        guard let oidc = configuration.auth.oidc else { return nil }
+        do {
+            return try OpenIDProvider(configuration: OpenIDProvider.Configuration(
+                issuer: oidc.issuer, clientID: oidc.clientID, clientSecret: oidc.clientSecret, scopes: oidc.scopes,
+                displayName: oidc.name, groupsClaim: oidc.groupsClaim, caFile: oidc.caFile
+            ))
+        } catch {
+            throw ConfigurationError(file: configuration.sourceFile ?? "configuration", problems: ["auth.oidc.ca_file: cannot read \(oidc.caFile ?? ""): \(error)"])
+        }
     }
 
     /// The inbox processor for the configured mailbox, or `nil` (with a warning) when no mailbox is configured.

@@ -106,6 +106,33 @@ public struct ReplySettings: Sendable, Hashable {
     public var requireAuthentication: Bool
 }
 
+/// How people sign in to the web pages.
+public struct AuthSettings: Sendable, Hashable {
+    /// Whether the sign-in page offers emailed sign-in links (`auth.email_links`, default true).
+    public var emailLinks: Bool = true
+    /// The organisation's OpenID Connect provider, if configured.
+    public var oidc: OIDCSettings? = nil
+}
+
+/// Sign-in through an OpenID Connect provider (`auth.oidc.*`).
+public struct OIDCSettings: Sendable, Hashable {
+    /// The issuer URL; `ISSUER/.well-known/openid-configuration` describes the provider.
+    public var issuer: String
+    public var clientID: String
+    /// Only from the environment (`APPROVAL_GATEWAY_AUTH_OIDC_CLIENT_SECRET`); `nil` for a public client.
+    public var clientSecret: String?
+    /// Scopes asked for; always includes `openid`.
+    public var scopes: [String]
+    /// The provider's name on the sign-in page.
+    public var name: String
+    /// The ID token claim listing the person's groups, for group sync.
+    public var groupsClaim: String?
+    /// Directory groups whose membership follows the provider's groups at sign-in.
+    public var syncedGroups: [String]
+    /// Certificate authorities to trust for the provider (PEM), instead of the system's.
+    public var caFile: String?
+}
+
 /// Token signing.
 public struct SigningSettings: Sendable, Hashable {
     /// The keys file (`KID:BASE64SECRET` per line, the first one signing); `nil` uses a file beside the database.
@@ -132,6 +159,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var imap: IMAPSettings
     public var reply: ReplySettings
     public var signing: SigningSettings
+    public var auth: AuthSettings = AuthSettings()
     /// The file the configuration came from, if any.
     public var sourceFile: String?
 
@@ -139,7 +167,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public static let environmentPrefix = "APPROVAL_GATEWAY_"
 
     enum Kind: Equatable {
-        case string, path, database, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress, bounceAddress, addressList
+        case string, path, database, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress, bounceAddress, addressList, nameList
     }
 
     /// Every key the file may hold, with its kind and default.
@@ -183,6 +211,15 @@ public struct GatewayConfiguration: Sendable, Hashable {
         ("reply.trusted_authserv_id", .string, nil),
         ("reply.require_authentication", .bool, "true"),
         ("signing.keys_file", .path, nil),
+        ("auth.email_links", .bool, "true"),
+        ("auth.oidc.issuer", .url(schemes: ["https", "http"]), nil),
+        ("auth.oidc.client_id", .string, nil),
+        ("auth.oidc.client_secret", .string, nil),
+        ("auth.oidc.scopes", .string, "openid email profile"),
+        ("auth.oidc.name", .string, nil),
+        ("auth.oidc.groups_claim", .string, nil),
+        ("auth.oidc.synced_groups", .nameList, nil),
+        ("auth.oidc.ca_file", .path, nil),
     ]
 
     /// Loads the configuration file at `path`, applying environment overrides.
@@ -268,9 +305,50 @@ public struct GatewayConfiguration: Sendable, Hashable {
                 requireAuthentication: bool("reply.require_authentication")
             ),
             signing: SigningSettings(keysFile: string("signing.keys_file")),
+            auth: AuthSettings(emailLinks: bool("auth.email_links"), oidc: nil),
             sourceFile: nil
         )
-        return configuration
+        var checked = configuration
+        checked.auth.oidc = try oidcSettings(typed: typed, values: values, sources: sources, file: file)
+        if !checked.auth.emailLinks, checked.auth.oidc == nil {
+            throw ConfigurationError(file: file, problems: ["auth.email_links is false but auth.oidc is not configured: nobody could sign in"])
+        }
+        return checked
+    }
+
+    /// `auth.oidc.*`, checked as a whole: the issuer and client id go together, the secret never
+    /// comes from the file, HTTP only for a provider on this machine, and `openid` is always asked for.
+    private static func oidcSettings(
+        typed: [String: Any], values: [String: String], sources: [String: String], file: String
+    ) throws(ConfigurationError) -> OIDCSettings? {
+        var problems: [String] = []
+        if values["auth.oidc.client_secret"] != nil, sources["auth.oidc.client_secret"] == "auth.oidc.client_secret" {
+            problems.append("auth.oidc.client_secret must not be in the file: set APPROVAL_GATEWAY_AUTH_OIDC_CLIENT_SECRET in the environment")
+        }
+        let issuer = typed["auth.oidc.issuer"] as? String
+        let clientID = typed["auth.oidc.client_id"] as? String
+        let mentioned = values.keys.contains { $0.hasPrefix("auth.oidc.") && $0 != "auth.oidc.scopes" }
+        guard problems.isEmpty else { throw ConfigurationError(file: file, problems: problems) }
+        guard mentioned else { return nil }
+        guard let issuer, let clientID, !clientID.isEmpty else {
+            throw ConfigurationError(file: file, problems: ["auth.oidc needs both issuer and client_id (the provider's URL and this gateway's client id there)"])
+        }
+        if issuer.lowercased().hasPrefix("http://"), !StartTLSSetting.isLoopback(issuer) {
+            throw ConfigurationError(file: file, problems: ["auth.oidc.issuer \(issuer) must be https:// (plain http only for a provider on this machine)"])
+        }
+        var scopes = (typed["auth.oidc.scopes"] as? String ?? "").split(separator: " ").map(String.init)
+        if !scopes.contains("openid") { scopes.insert("openid", at: 0) }
+        if !scopes.contains("email") { scopes.append("email") }
+        let groupsClaim = typed["auth.oidc.groups_claim"] as? String
+        let synced = typed["auth.oidc.synced_groups"] as? [String] ?? []
+        if !synced.isEmpty, groupsClaim == nil {
+            throw ConfigurationError(file: file, problems: ["auth.oidc.synced_groups needs auth.oidc.groups_claim (the ID token claim that lists a person's groups)"])
+        }
+        return OIDCSettings(
+            issuer: issuer, clientID: clientID, clientSecret: typed["auth.oidc.client_secret"] as? String, scopes: scopes,
+            name: typed["auth.oidc.name"] as? String ?? URL(string: issuer)?.host ?? issuer,
+            groupsClaim: groupsClaim, syncedGroups: synced, caFile: typed["auth.oidc.ca_file"] as? String
+        )
     }
 
     private static func flatten(_ node: Node, path: String, into values: inout [String: String], walker: inout YAMLWalker) {
@@ -281,7 +359,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
         } else {
             allowed = Set(schema.compactMap { entry -> String? in
                 guard entry.key.hasPrefix(path + ".") else { return nil }
-                return String(entry.key.dropFirst(path.count + 1))
+                // The next level only: `auth` allows `email_links` and the section `oidc`.
+                return entry.key.dropFirst(path.count + 1).split(separator: ".").first.map(String.init)
             })
         }
         guard let fields = walker.mapping(node, path: path, allowedKeys: allowed) else { return }
@@ -295,12 +374,12 @@ public struct GatewayConfiguration: Sendable, Hashable {
                 // An empty or null value means "not set" (the default applies).
                 if scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" { continue }
                 values[keyPath] = scalar.string
-            } else if case .sequence(let items) = value, schema.first(where: { $0.key == keyPath })?.kind == .addressList {
+            } else if case .sequence(let items) = value, [.addressList, .nameList].contains(schema.first(where: { $0.key == keyPath })?.kind) {
                 // A list is given as a YAML sequence of scalars, kept comma-separated.
                 var texts: [String] = []
                 for item in items {
                     guard case .scalar(let scalar) = item else {
-                        walker.problem(keyPath, item, "expected a list of addresses")
+                        walker.problem(keyPath, item, "expected a list of single values")
                         continue
                     }
                     texts.append(scalar.string)
@@ -360,6 +439,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
                 ranges.append(range)
             }
             return ranges
+        case .nameList:
+            return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         case .replyAddress:
             let sample = value.replacingOccurrences(of: "{key}", with: "k")
             if value.contains("{key}"), EmailAddress.isPlausible(sample) { return value }

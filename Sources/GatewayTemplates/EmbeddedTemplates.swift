@@ -473,15 +473,20 @@ tr.fixed td { color: var(--muted); }
 {{/may_decide}}
 {{#may_sign_in}}
 <p class="notice">To decide, sign in as <strong>{{subject_name}}</strong>. A link in an email is not enough on its own: whoever holds a forwarded copy could use it.</p>
+{{#oidc_name}}
+<p><a class="button primary" id="sign-in-with-provider" href="{{oidc_start}}">Sign in with {{oidc_name}}</a></p>
+{{/oidc_name}}
+{{#email_links}}
 <form method="post" action="/link/{{handle}}" class="signin">
   <input type="hidden" name="csrf" value="{{csrf}}">
   <input type="hidden" name="token" value="{{token}}">
   <input type="hidden" name="intent" value="confirm">
   {{#preselect_approve}}<input type="hidden" name="action" value="approve">{{/preselect_approve}}
   {{#preselect_deny}}<input type="hidden" name="action" value="deny">{{/preselect_deny}}
-  <button type="submit" class="primary" id="sign-in-to-confirm">Sign in to confirm</button>
+  <button type="submit" class="{{^oidc_name}}primary{{/oidc_name}}" id="sign-in-to-confirm">{{#oidc_name}}Email me a sign-in link instead{{/oidc_name}}{{^oidc_name}}Sign in to confirm{{/oidc_name}}</button>
 </form>
 <p class="muted">We email a sign-in link to {{subject}}. Open it in this browser and you come back here to confirm.</p>
+{{/email_links}}
 {{/may_sign_in}}
 {{> _bottom}}
 
@@ -497,14 +502,21 @@ tr.fixed td { color: var(--muted); }
         "web/login.mustache": #"""
 {{> _top}}
 <h1>Sign in</h1>
-<p>Enter your email address: we email you a link that signs you in. It works once, for 15 minutes.</p>
 {{#problem}}<p class="problem" role="alert">{{problem}}</p>{{/problem}}
+{{#oidc_name}}
+<p><a class="button primary" id="sign-in-with-provider" href="{{oidc_start}}">Sign in with {{oidc_name}}</a></p>
+{{/oidc_name}}
+{{#email_links}}
+{{#oidc_name}}<p class="muted">Or have a sign-in link emailed to you.</p>{{/oidc_name}}
+{{^oidc_name}}<p>Enter your email address: we email you a link that signs you in. It works once, for {{link_minutes}} minutes.</p>{{/oidc_name}}
 <form method="post" action="/login" class="stack">
   <input type="hidden" name="csrf" value="{{csrf}}">
+  {{#next}}<input type="hidden" name="next" value="{{next}}">{{/next}}
   <label for="email">Email address</label>
   <input id="email" name="email" type="email" autocomplete="email" required>
-  <button type="submit" class="primary">Email me a sign-in link</button>
+  <button type="submit" class="{{^oidc_name}}primary{{/oidc_name}}">Email me a sign-in link</button>
 </form>
+{{/email_links}}
 {{> _bottom}}
 
 """#,

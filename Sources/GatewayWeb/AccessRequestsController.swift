@@ -6,8 +6,17 @@ import Hummingbird
 extension WebApp {
     /// Runs `body` for a signed-in user, or sends the visitor to the sign-in page.
     func signedIn(_ request: Request, _ context: WebContext, _ body: (Viewer, CSRF) async throws -> Response) async throws -> Response {
-        guard let viewer = context.identity else { return redirect("/login") }
+        guard let viewer = context.identity else { return redirect(Self.signInPath(returningTo: request)) }
         return try await body(viewer, CSRF(request, context))
+    }
+
+    /// The sign-in page, returning to `request`'s page afterwards.
+    static func signInPath(returningTo request: Request) -> String {
+        var path = request.uri.path
+        if let query = request.uri.query, !query.isEmpty { path += "?" + query }
+        // `/requests` is where signing in lands anyway.
+        guard path != "/", path != "/requests", let back = safeReturnPath(path) else { return "/login" }
+        return "/login?next=" + formEncode(back)
     }
 
     /// The page for a signed-in user who may not see something: the same whether it exists or not.

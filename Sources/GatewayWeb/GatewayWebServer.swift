@@ -68,6 +68,9 @@ public enum GatewayWebServer {
         // live at /link/<handle>.
         LinkController(web: web).addRoutes(to: router)
         SignInController(web: web).addRoutes(to: router)
+        if let provider = settings.identityProvider {
+            OIDCController(web: web, provider: provider).addRoutes(to: router)
+        }
         AccessRequestsController(web: web).addRoutes(to: router)
         AdminController(web: web).addRoutes(to: router)
         RequesterController(web: web).addRoutes(to: router)

@@ -142,8 +142,14 @@ struct LinkController: Sendable {
                 context["notice"] = "You are signed in as \(viewer.user.email), but this link is \(claims.subject)'s. Nothing can be decided here: sign out, or ask \(view.reviewer?.name ?? claims.subject) to use their own link."
             }
         } else {
-            // LINK-2: a link alone never decides. The reviewer signs in, at the address on file.
+            // LINK-2: a link alone never decides. The reviewer signs in, at the address on file or
+            // through the identity provider, and comes back here.
             context["may_sign_in"] = true
+            context["email_links"] = web.settings.emailLinks
+            if let provider = web.settings.identityProvider {
+                context["oidc_name"] = provider.displayName
+                context["oidc_start"] = OIDCController.startLink(next: "/link/\(handle)" + (action.map { "?action=\($0)" } ?? ""))
+            }
         }
         return try await tokenPage("link", context, title: "Access request #\(view.request.id)", viewer: viewer, csrf: csrf, status: status)
     }
@@ -191,8 +197,10 @@ struct LinkController: Sendable {
             )
         case .signedIn(let session, let claims):
             var target = claims.requestID.map { "/requests/\($0)" } ?? "/requests"
-            if claims.requestID != nil, let back = request.cookies[Cookies.returnTo]?.value.removingPercentEncoding.flatMap(WebApp.safeReturnPath),
-               back.hasPrefix("/link/") {
+            // Back to where this browser was going: the link's page ("Sign in to confirm"), or for a
+            // plain sign-in link, the page that sent the person to sign in.
+            if let back = request.cookies[Cookies.returnTo]?.value.removingPercentEncoding.flatMap(WebApp.safeReturnPath),
+               claims.requestID == nil || back.hasPrefix("/link/") {
                 target = back
             }
             var response = web.startSession(session, redirectTo: target)
@@ -205,6 +213,9 @@ struct LinkController: Sendable {
     /// remembers in this browser to come back to this page with the chosen action.
     func signInToConfirm(form: FormData, context: WebContext, handle: String, csrf: CSRF) async throws -> Response {
         guard let link = verifyLink(form["token"], handle: handle, purposes: [.review, .decide]) else { return try await invalidLink(csrf: csrf) }
+        guard web.settings.emailLinks else {
+            return try await linkPage(link, handle: handle, viewer: nil, csrf: csrf, problem: "Emailed sign-in links are switched off here: sign in with your organisation's account.", comment: nil, status: .badRequest)
+        }
         let outcome = try await web.service.requestSignInToConfirm(link.claims, client: context.clientAddress)
         if outcome == .tooManyAttempts {
             return try await tokenMessage("Too many attempts", "Too many sign-in links were asked for. Wait a few minutes and try again.", viewer: nil, csrf: csrf, status: .tooManyRequests)

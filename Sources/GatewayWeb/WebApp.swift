@@ -92,6 +92,8 @@ enum Cookies {
     static let link = "ag_link"
     /// Where to go back to after signing in ("Sign in to confirm"): a path of this server.
     static let returnTo = "ag_return"
+    /// A sign-in attempt at the identity provider, from the redirect to the callback.
+    static let providerAttempt = "ag_oidc"
 }
 
 /// The double-submit CSRF defence: a random cookie, and in each form an HMAC of that cookie, the

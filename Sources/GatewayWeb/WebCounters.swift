@@ -14,4 +14,6 @@ final class WebCounters: Sendable {
 
     /// Link verification failures (LINK-10), by reason: visitors see one page, operators see why.
     static let linkFailure = "link_failures"
+    /// Refused sign-ins through the identity provider, by reason.
+    static let signInFailure = "sign_in_failures"
 }

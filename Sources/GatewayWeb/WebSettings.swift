@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 import GatewayCore
 
 /// A web setting that cannot be used, naming the key.
@@ -23,6 +24,10 @@ public struct WebSettings: Sendable {
     public var trustedProxies: [IPAddressRange] = []
     /// Rows per page of the request lists.
     public var pageSize = 50
+    /// Whether the sign-in page offers emailed sign-in links (`auth.email_links`).
+    public var emailLinks = true
+    /// The organisation's identity provider (`auth.oidc`), offered as "Sign in with …".
+    public var identityProvider: (any IdentityProvider)?
 
     /// - Parameters:
     ///   - listen: `host:port` (`http.listen`).

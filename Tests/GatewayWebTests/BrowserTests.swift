@@ -1,6 +1,7 @@
 import Foundation
 import GatewayApp
 import GatewayCore
+import GatewayOIDC
 import GatewayTestSupport
 import GatewayWeb
 import Hummingbird
@@ -154,6 +155,60 @@ final class HeadlessChromium: @unchecked Sendable {
         for name in ["access-requests.png", "resource-approvers-dialog.png"] {
             let data = try Data(contentsOf: Self.screenshots.appendingPathComponent(name))
             #expect(data.count > 10_000 && data.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        }
+    }
+
+    /// OIDC-1, OIDC-5 in a real browser against a real OpenID provider: a reviewer follows an approve
+    /// link from an email, signs in on the provider's own form, lands on the confirmation page and
+    /// approves with one click.
+    @Test func reviewerSignsInThroughTheProviderFromAnApproveLink() async throws {
+        let lab = try await OIDCLab.start(users: [["sub": "ann", "email": "approver1@example.test", "email_verified": true, "name": "Ann Approver"]])
+        defer { lab.stop() }
+        let port = try OIDCLab.freePort()
+        let provider = try OpenIDProvider(configuration: OpenIDProvider.Configuration(
+            issuer: lab.issuer, clientID: "approval-gateway", clientSecret: "lab-client-secret", scopes: ["openid", "email", "profile"], displayName: "Lab IdP"
+        ))
+        let fixture = try await WebFixture(settings: { settings in
+            settings.port = port
+            settings.publicURL = "http://127.0.0.1:\(port)"
+            settings.identityProvider = provider
+        })
+        let request = try await fixture.request()
+        let browser = try await HeadlessChromium()
+        defer { browser.close() }
+        // The provider sends the browser to the public URL, so the server runs on the port chosen above.
+        let application = try await fixture.application()
+        let server = Task { try await application.runService() }
+        defer { server.cancel() }
+        let base = fixture.settings.publicURL
+        _ = try await eventually("the web server to answer", timeout: .seconds(10)) { () -> Bool? in
+            (try? await lab.httpStatus(base + "/healthz")) == 200 ? true : nil
+        }
+        do {
+            let steps = try await browser.run([
+                ["navigate": base + "/login"], ["exists": "#sign-in-with-provider"],
+                ["screenshot": Self.screenshots.appendingPathComponent("sign-in.png").path],
+                ["navigate": base + fixture.link(.approve, request: request, to: "approver1@example.test")],
+                ["click": "#sign-in-with-provider"], ["exists": "button[value=ann]"],
+                ["screenshot": Self.screenshots.appendingPathComponent("oidc-provider-form.png").path],
+                ["click": "button[value=ann]"], ["exists": "#approve.primary"],
+                ["screenshot": Self.screenshots.appendingPathComponent("oidc-back-on-the-link.png").path],
+                ["click": "#approve"], ["text": true],
+            ])
+            #expect(steps[1]["exists"] as? Bool == true)
+            #expect((steps[4]["url"] as? String)?.hasPrefix(lab.issuer + "/oauth2/authorize") == true, "at \(steps[4]["url"] ?? "?")")
+            #expect(steps[5]["exists"] as? Bool == true)
+            let back = steps[7]["url"] as? String ?? ""
+            #expect(back.hasPrefix(base + "/link/") && back.contains("action=approve"), "landed on \(back)")
+            #expect(steps[8]["exists"] as? Bool == true)
+            #expect((steps[11]["text"] as? String)?.contains("You approved request #\(request.id)") == true)
+        }
+        await provider.shutdown()
+        let decided = try #require(try await fixture.store.request(id: request.id))
+        #expect(decided.state == .approved && decided.decision?.reviewer == "approver1@example.test" && decided.decision?.channel == .link)
+        for name in ["sign-in.png", "oidc-provider-form.png", "oidc-back-on-the-link.png"] {
+            let data = try Data(contentsOf: Self.screenshots.appendingPathComponent(name))
+            #expect(data.count > 5_000 && data.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         }
     }
 }
