@@ -59,6 +59,21 @@ struct ConfigCommand: AsyncParsableCommand {
                     }
                 }
                 var warnings = configuration.transportWarnings
+                // The identity provider: its discovery document must name the configured issuer.
+                if configuration.auth.oidc != nil {
+                    do {
+                        if let provider = try ServeCommand.identityProvider(configuration) {
+                            do {
+                                _ = try await provider.discoveryDocument()
+                            } catch {
+                                warnings.append("auth.oidc: \(error)")
+                            }
+                            await provider.shutdown()
+                        }
+                    } catch {
+                        problems.append("\(error)")
+                    }
+                }
                 if configuration.reply.trustedAuthservID == nil {
                     warnings.append(configuration.reply.requireAuthentication
                         ? "reply.trusted_authserv_id is not set: every reply will be refused"
@@ -105,6 +120,17 @@ struct ConfigCommand: AsyncParsableCommand {
                 ("signing", .object([
                     ("keys_file", .string(c.signing.keysFile ?? "(beside the database)")),
                     ("keys_from_environment", .bool(ProcessInfo.processInfo.environment[SigningKeys.environmentVariable] != nil)),
+                ])),
+                ("auth", .object([
+                    ("email_links", .bool(c.auth.emailLinks)),
+                    ("oidc", c.auth.oidc.map { oidc in
+                        .object([
+                            ("issuer", .string(oidc.issuer)), ("client_id", .string(oidc.clientID)), ("client_secret", masked(oidc.clientSecret)),
+                            ("scopes", .array(oidc.scopes.map(JSONValue.string))), ("name", .string(oidc.name)),
+                            ("groups_claim", .string(oidc.groupsClaim)), ("synced_groups", .array(oidc.syncedGroups.map(JSONValue.string))),
+                            ("ca_file", .string(oidc.caFile)),
+                        ])
+                    } ?? .null),
                 ])),
             ])
         }

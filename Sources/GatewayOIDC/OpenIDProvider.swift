@@ -108,6 +108,11 @@ public actor OpenIDProvider: IdentityProvider {
 
     // MARK: Discovery and keys
 
+    /// The provider's discovery document, fetched and checked (for `config check`).
+    public func discoveryDocument() async throws -> ProviderMetadata {
+        try await discovery()
+    }
+
     func discovery() async throws -> ProviderMetadata {
         if let metadata, clock.now.timeIntervalSince(metadata.fetchedAt) < configuration.metadataLifetime { return metadata.document }
         let url = ProviderMetadata.discoveryURL(issuer: configuration.issuer)

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
 /// Runs from anywhere: the templates are built in, and `config check` says what is effective and wrong.
@@ -55,5 +56,21 @@ import Testing
         let created = try cli.run(["request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", "from /etc"], cwd: URL(fileURLWithPath: "/"))
         #expect(created.status == 0, "\(created.stderr)")
         #expect(try cli.run(["config", "check"], cwd: URL(fileURLWithPath: "/")).status == 0)
+    }
+
+    @Test("OIDC-7: config check shows the identity provider with its secret masked, and warns when the provider cannot be reached")
+    func identityProvider() async throws {
+        let lab = try await OIDCLab.start(users: [])
+        defer { lab.stop() }
+        let cli = try etcLikeCLI("auth:\n  oidc:\n    issuer: \(lab.issuer)\n    client_id: approval-gateway\n")
+        let result = try cli.run(["config", "check"], environment: ["APPROVAL_GATEWAY_AUTH_OIDC_CLIENT_SECRET": "oidc-very-secret"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stdout.contains("oidc-very-secret") && !result.stderr.contains("oidc-very-secret"))
+        let oidc = try #require(((result.json["effective"] as? [String: Any])?["auth"] as? [String: Any])?["oidc"] as? [String: Any])
+        #expect(oidc["client_secret"] as? String == "********" && oidc["issuer"] as? String == lab.issuer)
+        #expect((result.json["warnings"] as? [String])?.contains { $0.hasPrefix("auth.oidc") } == false)
+        lab.stop()
+        let down = try cli.run(["config", "check"])
+        #expect((down.json["warnings"] as? [String])?.contains { $0.hasPrefix("auth.oidc") && $0.contains("cannot reach") } == true, "\(down.stdout)")
     }
 }
