@@ -95,4 +95,23 @@ struct CLIHarness {
     }
 
     func run(_ arguments: String...) throws -> Result { try run(arguments) }
+
+    /// Starts `approval-gateway serve` on this harness's configuration, in the background, writing
+    /// its output to `NAME.log` in the harness's folder. The caller stops it.
+    func launchServe(log name: String = "serve", environment: [String: String] = [:]) throws -> (process: Process, log: URL) {
+        let serve = Process()
+        serve.executableURL = Self.executable
+        serve.arguments = ["serve", "--config", configPath]
+        serve.currentDirectoryURL = directory
+        if !environment.isEmpty {
+            serve.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        let log = directory.appendingPathComponent("\(name).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        serve.standardOutput = handle
+        serve.standardError = handle
+        try serve.run()
+        return (serve, log)
+    }
 }

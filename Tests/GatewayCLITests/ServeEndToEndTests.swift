@@ -19,16 +19,7 @@ import Testing
         let cli = try CLIHarness(extraConfig: CLIHarness.labConfiguration(
             gatewayUser: Self.gatewayUser, imapExtra: "  poll_interval: 2s", extra: "notifications:\n  sweep_interval: 1s"
         ))
-        let serve = Process()
-        serve.executableURL = CLIHarness.executable
-        serve.arguments = ["serve", "--config", cli.configPath]
-        serve.currentDirectoryURL = cli.directory
-        let log = cli.directory.appendingPathComponent("serve.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let logHandle = try FileHandle(forWritingTo: log)
-        serve.standardOutput = logHandle
-        serve.standardError = logHandle
-        try serve.run()
+        let (serve, log) = try cli.launchServe()
         defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
 
         let marker = "serve-e2e-\(UUID().uuidString.prefix(8))"

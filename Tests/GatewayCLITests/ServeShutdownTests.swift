@@ -12,16 +12,7 @@ import Testing
             let port = Int.random(in: 40_000...49_999)
             try ("database: gateway.sqlite\ndirectory: directory.yaml\n" + CLIHarness.labConfiguration(gatewayUser: Self.gatewayUser, http: "127.0.0.1:\(port)"))
                 .write(toFile: cli.configPath, atomically: true, encoding: .utf8)
-            let serve = Process()
-            serve.executableURL = CLIHarness.executable
-            serve.arguments = ["serve", "--config", cli.configPath]
-            serve.currentDirectoryURL = cli.directory
-            let log = cli.directory.appendingPathComponent("serve-\(port).log")
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            serve.standardOutput = handle
-            serve.standardError = handle
-            try serve.run()
+            let (serve, log) = try cli.launchServe(log: "serve-\(port)")
             let deadline = ContinuousClock.now + .seconds(20)
             while serve.isRunning, ContinuousClock.now < deadline {
                 if try Self.healthy(port: port) { return (serve, log) }

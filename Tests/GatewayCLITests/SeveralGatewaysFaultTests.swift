@@ -62,21 +62,7 @@ import Testing
         }
 
         // Two gateways.
-        func startServe(_ name: String) throws -> Process {
-            let serve = Process()
-            serve.executableURL = CLIHarness.executable
-            serve.arguments = ["serve", "--config", cli.configPath]
-            serve.currentDirectoryURL = cli.directory
-            serve.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            let log = cli.directory.appendingPathComponent("\(name).log")
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            serve.standardOutput = handle
-            serve.standardError = handle
-            try serve.run()
-            return serve
-        }
-        let gateways = [try startServe("serve-a"), try startServe("serve-b")]
+        let gateways = [try cli.launchServe(log: "serve-a", environment: environment).process, try cli.launchServe(log: "serve-b", environment: environment).process]
         defer { for serve in gateways where serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
 
         let admin = try PostgresDatabase(url: url, password: PostgresLab.password)
