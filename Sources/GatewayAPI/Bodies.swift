@@ -47,6 +47,11 @@ public struct CancelBody: Decodable, Sendable {
     public var requester: String?
 }
 
+/// `POST /api/v1/grants/{id}/revoke`.
+public struct RevokeGrantBody: Decodable, Sendable {
+    public var reason: String?
+}
+
 /// `POST /api/v1/usage`.
 public struct UsageBody: Decodable, Sendable {
     public var user: String

@@ -81,6 +81,10 @@ public struct GrantJSON: Codable, Sendable, Hashable {
     public var resource: String
     public var startsAt: String
     public var endsAt: String
+    /// Set when the grant was ended early, with who (absent: the operator) and why.
+    public var revokedAt: String?
+    public var revokedBy: String?
+    public var revokeReason: String?
 
     public init(_ grant: Grant) {
         id = grant.id
@@ -89,10 +93,14 @@ public struct GrantJSON: Codable, Sendable, Hashable {
         resource = grant.resource
         startsAt = RFC3339.string(from: grant.startsAt)
         endsAt = RFC3339.string(from: grant.endsAt)
+        revokedAt = grant.revokedAt.map(RFC3339.string(from:))
+        revokedBy = grant.revokedBy
+        revokeReason = grant.revokeReason
     }
 
     enum CodingKeys: String, CodingKey {
         case id, requestID = "request_id", user, resource, startsAt = "starts_at", endsAt = "ends_at"
+        case revokedAt = "revoked_at", revokedBy = "revoked_by", revokeReason = "revoke_reason"
     }
 }
 

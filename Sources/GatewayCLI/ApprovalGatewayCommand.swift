@@ -13,7 +13,7 @@ public struct ApprovalGatewayCommand: AsyncParsableCommand {
             """,
         subcommands: [
             ServeCommand.self, RequestCommand.self, AccessCommand.self, DirectoryCommand.self, NotificationsCommand.self,
-            OutboxCommand.self, UsageCommand.self, SigningCommand.self, MailCommand.self, APIKeyCommand.self, AuditCommand.self,
+            GrantCommand.self, OutboxCommand.self, UsageCommand.self, SigningCommand.self, MailCommand.self, APIKeyCommand.self, AuditCommand.self,
             ConfigCommand.self, DatabaseCommand.self,
         ]
     )

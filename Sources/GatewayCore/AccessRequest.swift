@@ -94,15 +94,26 @@ public struct Grant: Sendable, Hashable, Codable, Identifiable {
     public var user: String
     public var resource: String
     public var startsAt: Date
+    /// When the access ends: the approved duration's end, or the moment it was revoked.
     public var endsAt: Date
+    /// Set when the grant was ended early (``revokedBy`` names who, `nil` for the operator).
+    public var revokedAt: Date?
+    public var revokedBy: String?
+    public var revokeReason: String?
 
-    public init(id: Int64, requestID: Int64, user: String, resource: String, startsAt: Date, endsAt: Date) {
+    public init(
+        id: Int64, requestID: Int64, user: String, resource: String, startsAt: Date, endsAt: Date,
+        revokedAt: Date? = nil, revokedBy: String? = nil, revokeReason: String? = nil
+    ) {
         self.id = id
         self.requestID = requestID
         self.user = user
         self.resource = resource
         self.startsAt = startsAt
         self.endsAt = endsAt
+        self.revokedAt = revokedAt
+        self.revokedBy = revokedBy
+        self.revokeReason = revokeReason
     }
 
     /// Whether the grant gives access at `instant`.

@@ -35,6 +35,8 @@ public enum NotificationKind: String, Sendable, Codable, CaseIterable {
     case replyRefusal = "reply_refusal"
     /// A sign-in link requested at the login page.
     case signIn = "sign_in"
+    /// To the requester: their access was ended early.
+    case grantRevoked = "grant_revoked"
 }
 
 /// Someone to email, and why they qualify.

@@ -35,6 +35,8 @@ public struct RequestError: Error, Sendable, Hashable, CustomStringConvertible {
         case notRequester = "not_requester"
         case notPending = "not_pending"
         case notAdminRole = "not_admin_role"
+        case unknownGrant = "unknown_grant"
+        case noActiveGrant = "no_active_grant"
     }
 
     public var code: Code

@@ -112,6 +112,7 @@ public struct NotificationRenderer: Sendable {
             context["refusal"] = ReplyRefusalText.explain(code, context: entry.context, resource: context["resource"] as? String)
         }
         if let expires = entry.context["link_expires"].flatMap(RFC3339.date(from:)) { context["link_expires"] = Self.humanDate(expires) }
+        if let ended = entry.context["ended_at"].flatMap(RFC3339.date(from:)) { context["ended_at"] = Self.humanDate(ended) }
         if entry.kind == .signIn {
             // Signed now, never stored (the outbox keeps only the expiry): LINK-7, secrets at rest.
             guard let expires = entry.context["link_expires"].flatMap(RFC3339.date(from:)) else {

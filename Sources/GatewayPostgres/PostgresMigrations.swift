@@ -15,6 +15,12 @@ public enum PostgresMigrations {
     /// Every migration, oldest first.
     public static let all: [Migration] = [
         Migration(id: "v1-schema", sql: schemaV1),
+        // A grant ended early: when, by whom (NULL: the operator), why.
+        Migration(id: "v2-grant-revocation", sql: """
+            ALTER TABLE grants ADD COLUMN revoked_at TIMESTAMPTZ;
+            ALTER TABLE grants ADD COLUMN revoked_by TEXT;
+            ALTER TABLE grants ADD COLUMN revoke_reason TEXT;
+            """),
     ]
 
     /// A constant key for the advisory lock that serialises migrations across gateways.

@@ -89,6 +89,21 @@ extension PostgresTransaction: QueryRepository {
         return AccessStatus(user: user, resource: resource, grant: grant, lock: lock)
     }
 
+    func grant(id: Int64) throws -> Grant? {
+        try row("""
+            SELECT g.*, u.email, res.name FROM grants g
+            JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            WHERE g.id = \(id)
+            """, table: "grants").map(Grant.init(stored:))
+    }
+
+    func revokeGrant(id: Int64, now: Date, by actor: String?, reason: String?) throws -> Bool {
+        try execute("""
+            UPDATE grants SET ends_at = \(now), revoked_at = \(now), revoked_by = \(actor), revoke_reason = \(reason)
+            WHERE id = \(id) AND revoked_at IS NULL AND ends_at > \(now)
+            """) == 1
+    }
+
     func grants(user: String) throws -> [Grant] {
         let user = EmailAddress.normalize(user)
         return try rows("""

@@ -234,7 +234,8 @@ extension Grant {
     init(stored row: StoredRow) throws {
         self.init(
             id: try row("id"), requestID: try row("request_id"), user: try row("email"), resource: try row("name"),
-            startsAt: try row("starts_at"), endsAt: try row("ends_at")
+            startsAt: try row("starts_at"), endsAt: try row("ends_at"),
+            revokedAt: try row("revoked_at"), revokedBy: try row("revoked_by"), revokeReason: try row("revoke_reason")
         )
     }
 }

@@ -156,7 +156,8 @@ extension Grant {
     init(row: Row) {
         self.init(
             id: row["id"], requestID: row["request_id"], user: row["email"], resource: row["name"],
-            startsAt: row["starts_at"], endsAt: row["ends_at"]
+            startsAt: row["starts_at"], endsAt: row["ends_at"],
+            revokedAt: row["revoked_at"], revokedBy: row["revoked_by"], revokeReason: row["revoke_reason"]
         )
     }
 }

@@ -156,6 +156,14 @@ extension SQLiteStore {
                 );
                 """)
         }
+        migrator.registerMigration("v9-grant-revocation") { db in
+            // A grant ended early: when, by whom (NULL: the operator), why.
+            try db.execute(sql: """
+                ALTER TABLE grants ADD COLUMN revoked_at DATETIME;
+                ALTER TABLE grants ADD COLUMN revoked_by TEXT;
+                ALTER TABLE grants ADD COLUMN revoke_reason TEXT;
+                """)
+        }
         return migrator
     }
 

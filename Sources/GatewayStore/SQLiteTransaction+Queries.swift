@@ -91,6 +91,22 @@ extension SQLiteTransaction: QueryRepository {
 
     func grant(requestID: Int64) throws -> Grant? { try db.fetchGrant(requestID: requestID) }
 
+    func grant(id: Int64) throws -> Grant? {
+        try Row.fetchOne(db, sql: """
+            SELECT g.*, u.email, res.name FROM grants g
+            JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            WHERE g.id = ?
+            """, arguments: [id]).map(Grant.init(row:))
+    }
+
+    func revokeGrant(id: Int64, now: Date, by actor: String?, reason: String?) throws -> Bool {
+        try db.execute(sql: """
+            UPDATE grants SET ends_at = ?, revoked_at = ?, revoked_by = ?, revoke_reason = ?
+            WHERE id = ? AND revoked_at IS NULL AND ends_at > ?
+            """, arguments: [now, now, actor, reason, id, now])
+        return db.changesCount == 1
+    }
+
     func auditLog(requestID: Int64?) throws -> [AuditEntry] {
         let rows = try requestID.map {
             try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE request_id = ? ORDER BY id", arguments: [$0])

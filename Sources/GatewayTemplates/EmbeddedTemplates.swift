@@ -124,6 +124,33 @@ Your request for {{resource}} expired at {{deadline}} without a decision. You ca
 {{> _request_facts.text}}
 
 """#,
+        "email/grant_revoked.html.mustache": #"""
+{{> _layout_top.html}}
+<h2 style="font-size:18px;margin:0 0 12px">Your access to {{resource}} was ended early</h2>
+<p>It ended at {{ended_at}}, revoked by {{revoked_by}}.</p>
+{{#revoke_reason}}<p>Reason: {{revoke_reason}}</p>{{/revoke_reason}}
+<p>If you still need it, ask for access again.</p>
+{{> _request_facts.html}}
+{{> _layout_bottom.html}}
+
+"""#,
+        "email/grant_revoked.subject.mustache": #"""
+{{% CONTENT_TYPE: TEXT}}
+Re: {{thread_subject}} [access revoked]
+
+"""#,
+        "email/grant_revoked.text.mustache": #"""
+{{% CONTENT_TYPE: TEXT}}
+Your access to {{resource}} was ended early, at {{ended_at}}, by {{revoked_by}}.
+{{#revoke_reason}}
+Reason: {{revoke_reason}}
+{{/revoke_reason}}
+
+If you still need it, ask for access again.
+
+{{> _request_facts.text}}
+
+"""#,
         "email/new_request.html.mustache": #"""
 {{> _layout_top.html}}
 <h2 style="font-size:18px;margin:0 0 12px">{{requester_name}} asks for access to {{resource}}{{^is_unlock}} for {{duration}}{{/is_unlock}}{{#is_unlock}} (unlock){{/is_unlock}}</h2>
@@ -768,6 +795,33 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "404": { $ref: "#/components/responses/NotFound" }
         "409": { $ref: "#/components/responses/Conflict" }
+  /grants/{id}/revoke:
+    post:
+      operationId: revokeGrant
+      summary: End a running grant now (early revocation).
+      description: |
+        Only the personal key of an `admin`, `devops` or `access_reviewer` user; any other key is
+        `403 forbidden`. The grant ends at once (`GET /access` answers `allowed: false`), the requester
+        is emailed, and the audit log records who and why. A grant that already ended (its time ran
+        out, or it was revoked) is `409` with `error: grant_ended`; an unknown grant is `404`.
+      x-key-kinds: [personal]
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: integer } }
+      requestBody:
+        required: false
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                reason: { type: string, description: Why (told to the requester, kept in the audit log). }
+      responses:
+        "200": { description: The grant as it ended., content: { application/json: { schema: { $ref: "#/components/schemas/Grant" } } } }
+        "400": { $ref: "#/components/responses/ValidationError" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { $ref: "#/components/responses/Conflict" }
   /access:
     get:
       operationId: checkAccess
@@ -995,6 +1049,9 @@ components:
         resource: { type: string }
         starts_at: { type: string, format: date-time }
         ends_at: { type: string, format: date-time }
+        revoked_at: { type: string, format: date-time, description: Set when the grant was ended early. }
+        revoked_by: { type: string, description: Who ended it early (absent for the operator). }
+        revoke_reason: { type: string }
     User:
       type: object
       required: [email, name, role, active]
@@ -1193,7 +1250,16 @@ components:
 {{^no_grants}}
 <table class="list">
 <thead><tr><th>Resource</th><th>From</th><th>Until</th><th>Request</th><th></th></tr></thead>
-<tbody>{{#grants}}<tr><td>{{resource}}</td><td>{{starts}}</td><td>{{ends}}</td><td><a href="/requests/{{request_id}}">#{{request_id}}</a></td><td>{{#active}}<span class="state state-approved">active</span>{{/active}}</td></tr>{{/grants}}</tbody>
+<tbody>{{#grants}}<tr data-grant="{{id}}"><td>{{resource}}</td><td>{{starts}}</td><td>{{ends}}</td><td><a href="/requests/{{request_id}}">#{{request_id}}</a></td><td>
+{{#active}}<span class="state state-approved">active</span>
+<form method="post" action="/grants/{{id}}/revoke" class="inline revoke">
+  <input type="hidden" name="csrf" value="{{revoke_csrf}}">
+  <input type="hidden" name="return_to" value="{{return_to}}">
+  <input name="reason" placeholder="Reason" aria-label="Reason for revoking" maxlength="500">
+  <button type="submit" class="deny" id="revoke-{{id}}">Revoke</button>
+</form>{{/active}}
+{{#revoked}}<span class="state state-denied">revoked</span> by {{revoked_by}}{{#revoke_reason}}: {{revoke_reason}}{{/revoke_reason}}{{/revoked}}
+</td></tr>{{/grants}}</tbody>
 </table>
 {{/no_grants}}
 {{> _bottom}}

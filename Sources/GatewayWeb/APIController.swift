@@ -69,6 +69,18 @@ struct APIController: Sendable {
                 }
             }
         }
+        api.post("grants/:id/revoke") { request, context in
+            try await call(request, context) { key in
+                let id = try Self.requestID(context)
+                let body = try await decode(RevokeGrantBody.self, request, context, emptyAllowed: true)
+                switch try await web.service.revokeGrant(id: id, reason: body?.reason, by: .apiKey(key)) {
+                case .revoked(let grant):
+                    return GrantJSON(grant)
+                case .alreadyEnded(let grant):
+                    throw APIError(status: .conflict, body: ErrorJSON(error: "grant_ended", message: "grant \(grant.id) already ended at \(RFC3339.string(from: grant.endsAt))"))
+                }
+            }
+        }
         api.post("requests/:id/cancel") { request, context in
             try await call(request, context) { key in
                 let id = try Self.requestID(context)
@@ -190,6 +202,7 @@ struct APIController: Sendable {
         return response
     }
 
+    /// The `:id` path parameter (of a request or a grant).
     static func requestID(_ context: WebContext) throws -> Int64 {
         guard let id = context.parameters.get("id", as: Int64.self) else { throw APIError.validation("id", "id must be a number") }
         return id
@@ -213,7 +226,7 @@ struct APIController: Sendable {
         case .unknownResource: .validation("resource", error.detail)
         case .missingReason, .reasonTooLong: .validation("reason", error.detail)
         case .durationNotAllowed, .durationNotApplicable: .validation("duration", error.detail)
-        case .unknownRequest: .notFound(error.detail)
+        case .unknownRequest, .unknownGrant: .notFound(error.detail)
         default: APIError(status: .conflict, body: ErrorJSON(error: error.code.rawValue, message: error.detail))
         }
     }

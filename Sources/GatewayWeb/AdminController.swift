@@ -20,6 +20,9 @@ struct AdminController: Sendable {
         router.post("/resources/:name/approvers") { request, context in
             try await saveApprovers(request, context, name: try context.parameters.require("name"))
         }
+        router.post("/grants/:id/revoke") { request, context in
+            try await revokeGrant(request, context, id: try context.parameters.require("id", as: Int64.self))
+        }
         router.get("/settings/notifications") { request, context in try await showNotificationSettings(request, context, saved: false) }
         router.post("/settings/notifications") { request, context in try await saveNotificationSettings(request, context) }
     }
@@ -55,8 +58,19 @@ struct AdminController: Sendable {
         try await admin(request, context) { viewer, csrf in
             guard let user = try await web.service.directory().users.first(where: { $0.email == EmailAddress.normalize(email) }) else { return try await web.notFound(viewer: viewer, csrf: csrf) }
             let requests = try await web.service.requestsForAdmin(viewer, filter: RequestFilter(requester: user.email, limit: 500))
+            let back = "/users/\(WebApp.formEncode(user.email))"
             let grants = try await web.service.grants(of: user.email, for: viewer).map { grant -> [String: Any] in
-                ["resource": grant.resource, "starts": WebFormat.date(grant.startsAt), "ends": WebFormat.date(grant.endsAt), "request_id": String(grant.requestID), "active": grant.isActive(at: web.now)]
+                var row: [String: Any] = [
+                    "id": String(grant.id), "resource": grant.resource, "starts": WebFormat.date(grant.startsAt), "ends": WebFormat.date(grant.endsAt),
+                    "request_id": String(grant.requestID), "active": grant.isActive(at: web.now), "return_to": back,
+                    "revoke_csrf": csrf.token(for: "/grants/\(grant.id)/revoke", secret: web.secret),
+                ]
+                if grant.revokedAt != nil {
+                    row["revoked"] = true
+                    row["revoked_by"] = grant.revokedBy ?? "the operator"
+                    if let reason = grant.revokeReason { row["revoke_reason"] = reason }
+                }
+                return row
             }
             let context: [String: Any] = [
                 "user": Self.userContext(user, groups: try await groupsByUser()[user.email] ?? []),
@@ -64,6 +78,30 @@ struct AdminController: Sendable {
                 "empty": requests.isEmpty, "grants": grants, "no_grants": grants.isEmpty,
             ]
             return try await web.page("user", context, title: user.name, viewer: viewer, csrf: csrf)
+        }
+    }
+
+    /// `POST /grants/:id/revoke`: ends a running grant now (admin roles), then back to the page.
+    func revokeGrant(_ request: Request, _ context: WebContext, id: Int64) async throws -> Response {
+        try await admin(request, context) { viewer, csrf in
+            let form = try await FormData.read(request)
+            guard CSRF.verify(request, context, form: form, path: "/grants/\(id)/revoke", secret: web.secret) else { return try await web.formExpired(csrf: csrf) }
+            let back = form["return_to"].flatMap(WebApp.safeReturnPath) ?? "/users"
+            do {
+                switch try await web.service.revokeGrant(id: id, reason: form["reason"], by: .session(viewer)) {
+                case .revoked:
+                    return web.redirect(back)
+                case .alreadyEnded(let grant):
+                    return try await web.message(
+                        "Nothing was changed", "This grant of \(grant.user) on \(grant.resource) had already ended (\(WebFormat.date(grant.endsAt))).",
+                        viewer: viewer, csrf: csrf, status: .conflict, links: [(back, "Back")]
+                    )
+                }
+            } catch let denied as AccessDenied {
+                return try await web.message("Not allowed", denied.message, viewer: viewer, csrf: csrf, status: .forbidden, links: [(back, "Back")])
+            } catch let error as RequestError where error.code == .unknownGrant {
+                return try await web.notFound(viewer: viewer, csrf: csrf)
+            }
         }
     }
 

@@ -80,6 +80,23 @@ import Testing
         #expect(toOther.headers["Subject"]?.hasPrefix("Re: [Access request #\(request.id)]") == true)
     }
 
+    @Test("The revocation email tells the requester when, by whom and why their access ended")
+    func revocationEmail() async throws {
+        let fixture = try await GatewayFixture()
+        let (request, _) = try await newRequestEntry(fixture, recipient: "approver2@example.test")
+        let ended = Date(timeIntervalSince1970: 1_800_000_000)
+        let entry = OutboxEntry(
+            id: 998, kind: .grantRevoked, requestID: request.id, recipient: "requester1@example.test", reason: "requester",
+            status: .pending, attempts: 0, createdAt: Date(), nextAttemptAt: Date(), sentAt: nil, lastError: nil, messageID: nil, rawMessage: nil,
+            context: ["ended_at": RFC3339.string(from: ended), "revoked_by": "admin@example.test", "revoke_reason": "rotation ended"]
+        )
+        let message = try MailMessage(parsing: try await fixture.renderer.render(entry, now: Date()).raw)
+        let text = try #require(message.part("text/plain"))
+        #expect(text.contains("Your access to \(request.resource) was ended early") && text.contains("by admin@example.test"))
+        #expect(text.contains("Reason: rotation ended") && text.contains("Fri, 15 Jan 2027 08:00 UTC"))
+        #expect(message.headers["Subject"]?.contains("[access revoked]") == true)
+    }
+
     @Test("Every kind renders from the shipped templates", arguments: NotificationKind.allCases)
     func everyKindRenders(kind: NotificationKind) async throws {
         let fixture = try await GatewayFixture()

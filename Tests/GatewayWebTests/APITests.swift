@@ -110,6 +110,17 @@ import Testing
             #expect(try await api.call(.post, "/usage", ["user": "requester1@example.test", "resource": "prod-db"]).status == 200)
             #expect(try await api.call(.post, "/usage", ["user": "requester1@example.test"]).json["field"] as? String == "resource")
 
+            // Early revocation: the personal key of an admin-role user only; the grant ends at once.
+            let rex = try await fixture.service.createAPIKey(name: "rex", owner: .user("reviewer@example.test"), expiresAt: nil).secret
+            let grantID = try #require(try await fixture.store.read { try $0.grant(requestID: Int64(id)) }?.id)
+            #expect(try await api.call(.post, "/grants/\(grantID)/revoke", ["reason": "done"]).status == 403)
+            #expect(try await api.call(.post, "/grants/\(grantID)/revoke", ["reason": "done"], key: ann).status == 403)
+            result = try await api.call(.post, "/grants/\(grantID)/revoke", ["reason": "incident closed"], key: rex)
+            #expect(result.status == 200 && result.json["revoked_by"] as? String == "reviewer@example.test" && result.json["revoke_reason"] as? String == "incident closed")
+            #expect(try await api.call(.get, "/access?user=requester1@example.test&resource=prod-db").json["allowed"] as? Bool == false)
+            #expect(try await api.call(.post, "/grants/\(grantID)/revoke", [String: Any](), key: rex).status == 409)
+            #expect(try await api.call(.post, "/grants/99999/revoke", [String: Any](), key: rex).status == 404)
+
             // Cancel: only the requester.
             result = try await api.call(.post, "/requests/\(ownID)/cancel", ["requester": "requester2@example.test"])
             #expect(result.status == 403)

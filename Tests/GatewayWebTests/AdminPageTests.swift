@@ -27,6 +27,34 @@ import Testing
             #expect(!AccessRequestsPageTests.ids(in: page.body).contains(someoneElse.id))
             #expect(page.body.contains("<h2>Grants</h2>") && page.body.contains("href=\"/requests/\(approved.id)\">#\(approved.id)</a>"))
             #expect(page.body.contains(">active</span>"))
+
+            // Revoke: the grant ends now, with the reason, and the page says so.
+            let grant = try #require(try await fixture.store.read { try $0.grant(requestID: approved.id) })
+            let action = "/grants/\(grant.id)/revoke"
+            #expect(page.body.contains("id=\"revoke-\(grant.id)\""))
+            let revoked = try await browser.post(action, [
+                ("csrf", try #require(page.field("csrf", inFormPosting: action))), ("return_to", "/users/requester1@example.test"), ("reason", "rotation ended"),
+            ])
+            #expect(revoked.status == .seeOther && revoked.location == "/users/requester1@example.test")
+            let after = try await browser.get("/users/requester1@example.test")
+            #expect(after.body.contains(">revoked</span> by admin@example.test: rotation ended") && !after.body.contains("id=\"revoke-"))
+            #expect(try await fixture.service.accessStatus(user: "requester1@example.test", resource: "prod-db", by: .cli).isAllowed == false)
+        }
+    }
+
+    @Test("A resource approver sees no Revoke and cannot post one")
+    func approverCannotRevoke() async throws {
+        let fixture = try await WebFixture()
+        let approved = try await fixture.request("requester1@example.test")
+        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
+        let grant = try #require(try await fixture.store.read { try $0.grant(requestID: approved.id) })
+        try await fixture.application().test(.router) { client in
+            let browser = WebClient(client)
+            try await browser.signIn(fixture, as: "approver1@example.test")
+            let page = try await browser.get("/requests")
+            let refused = try await browser.post("/grants/\(grant.id)/revoke", [("csrf", try #require(page.field("csrf", inFormPosting: "/logout"))), ("reason", "x")])
+            #expect(refused.status == .notFound || refused.status == .forbidden)
+            #expect(try await fixture.service.accessStatus(user: "requester1@example.test", resource: "prod-db", by: .cli).isAllowed)
         }
     }
 

@@ -23,6 +23,11 @@ public protocol RequestRepository {
     func markReminded(requestID: Int64, now: Date) throws
 
     func insertGrant(requestID: Int64, startsAt: Date, endsAt: Date) throws -> Grant
+    /// Ends grant `id` at `now` if it is still running (a conditional update): `false` when it had
+    /// already ended or been revoked.
+    func revokeGrant(id: Int64, now: Date, by actor: String?, reason: String?) throws -> Bool
+    /// The grant with this id.
+    func grant(id: Int64) throws -> Grant?
     func activeLock(user: String, resource: String) throws -> AccessLock?
     func insertLock(user: String, resource: String, now: Date) throws -> AccessLock
     /// Lifts the requester's lock on the request's resource.

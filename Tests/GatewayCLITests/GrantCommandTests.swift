@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+/// `grant revoke` through the real executable.
+@Suite struct GrantCommandTests {
+    @Test("grant revoke ends the user's running access now with the reason; access check says no; a second revoke exits 3")
+    func revoke() throws {
+        let cli = try CLIHarness()
+        let created = try cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", "revoke me")
+        let id = try #require(created.json["id"] as? Int)
+        #expect(try cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve").status == 0)
+        #expect(try cli.run("access", "check", "--user", "requester1@example.test", "--resource", "prod-db").json["allowed"] as? Bool == true)
+
+        let revoked = try cli.run("grant", "revoke", "--user", "requester1@example.test", "--resource", "prod-db", "--reason", "left the on-call rota")
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        let grants = try #require(try JSONSerialization.jsonObject(with: Data(revoked.stdout.utf8)) as? [[String: Any]])
+        #expect(grants.count == 1 && grants.first?["request_id"] as? Int == id && grants.first?["revoke_reason"] as? String == "left the on-call rota")
+        #expect(grants.first?["revoked_at"] as? String == grants.first?["ends_at"] as? String)
+        #expect(try cli.run("access", "check", "--user", "requester1@example.test", "--resource", "prod-db").json["allowed"] as? Bool == false)
+
+        let again = try cli.run("grant", "revoke", "--user", "requester1@example.test", "--resource", "prod-db")
+        #expect(again.status == 3 && again.stderr.contains("no running grant"))
+        let outbox = try cli.run("outbox", "list")
+        #expect(outbox.stdout.contains("grant_revoked"))
+    }
+}
