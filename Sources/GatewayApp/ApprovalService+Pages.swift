@@ -73,6 +73,13 @@ extension ApprovalService {
         return try await storage.read { try $0.grants(user: user) }
     }
 
+    /// The grants of `resource` running now (admin roles).
+    public func runningGrants(of resource: String, for viewer: Viewer) async throws -> [Grant] {
+        guard viewer.isAdminRole else { throw AccessDenied("only admin roles see a resource's grants") }
+        let now = self.now
+        return try await storage.read { try $0.runningGrants(resource: resource, at: now) }
+    }
+
     /// Notification preferences by email (admin-role users without a row use the default).
     public func notificationPreferences() async throws -> [String: NotificationPreferences] {
         try await storage.read { try $0.notificationPreferences() }

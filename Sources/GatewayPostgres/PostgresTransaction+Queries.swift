@@ -97,6 +97,14 @@ extension PostgresTransaction: QueryRepository {
             """, table: "grants").map(Grant.init(stored:))
     }
 
+    func runningGrants(resource: String, at instant: Date) throws -> [Grant] {
+        try rows("""
+            SELECT g.*, u.email, res.name FROM grants g
+            JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            WHERE res.name = \(resource) AND g.starts_at <= \(instant) AND g.ends_at > \(instant) ORDER BY g.ends_at, g.id
+            """, table: "grants").map(Grant.init(stored:))
+    }
+
     func revokeGrant(id: Int64, now: Date, by actor: String?, reason: String?) throws -> Bool {
         try execute("""
             UPDATE grants SET ends_at = \(now), revoked_at = \(now), revoked_by = \(actor), revoke_reason = \(reason)

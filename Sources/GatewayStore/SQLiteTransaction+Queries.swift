@@ -99,6 +99,14 @@ extension SQLiteTransaction: QueryRepository {
             """, arguments: [id]).map(Grant.init(row:))
     }
 
+    func runningGrants(resource: String, at instant: Date) throws -> [Grant] {
+        try Row.fetchAll(db, sql: """
+            SELECT g.*, u.email, res.name FROM grants g
+            JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            WHERE res.name = ? AND g.starts_at <= ? AND g.ends_at > ? ORDER BY g.ends_at, g.id
+            """, arguments: [resource, instant, instant]).map(Grant.init(row:))
+    }
+
     func revokeGrant(id: Int64, now: Date, by actor: String?, reason: String?) throws -> Bool {
         try db.execute(sql: """
             UPDATE grants SET ends_at = ?, revoked_at = ?, revoked_by = ?, revoke_reason = ?

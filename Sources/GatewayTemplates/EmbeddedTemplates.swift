@@ -370,6 +370,17 @@ If it was not you, ignore this email: nothing happens unless the link is opened 
 </table>
 
 """#,
+        "web/_revoke_form.mustache": #"""
+{{#active}}<span class="state state-approved">active</span>
+<form method="post" action="/grants/{{id}}/revoke" class="inline revoke">
+  <input type="hidden" name="csrf" value="{{revoke_csrf}}">
+  <input type="hidden" name="return_to" value="{{return_to}}">
+  <input name="reason" placeholder="Reason" aria-label="Reason for revoking" maxlength="500">
+  <button type="submit" class="deny" id="revoke-{{id}}">Revoke</button>
+</form>{{/active}}
+{{#revoked}}<span class="state state-denied">revoked</span> by {{revoked_by}}{{#revoke_reason}}: {{revoke_reason}}{{/revoke_reason}}{{/revoked}}
+
+"""#,
         "web/_top.mustache": #"""
 <!DOCTYPE html>
 <html lang="en">
@@ -1205,6 +1216,14 @@ components:
 <h2>Open requests</h2>
 {{#empty}}<p class="muted">No open requests.</p>{{/empty}}
 {{^empty}}{{> _request_table}}{{/empty}}
+<h2>Running grants</h2>
+{{#no_grants}}<p class="muted">Nobody has access to this resource now.</p>{{/no_grants}}
+{{^no_grants}}
+<table class="list">
+<thead><tr><th>User</th><th>From</th><th>Until</th><th>Request</th><th></th></tr></thead>
+<tbody>{{#grants}}<tr data-grant="{{id}}"><td><a href="/users/{{user}}">{{user}}</a></td><td>{{starts}}</td><td>{{ends}}</td><td><a href="/requests/{{request_id}}">#{{request_id}}</a></td><td>{{> _revoke_form}}</td></tr>{{/grants}}</tbody>
+</table>
+{{/no_grants}}
 {{#dialog}}
 <div class="backdrop"></div>
 <dialog open id="approvers" aria-labelledby="approvers-title">
@@ -1251,14 +1270,7 @@ components:
 <table class="list">
 <thead><tr><th>Resource</th><th>From</th><th>Until</th><th>Request</th><th></th></tr></thead>
 <tbody>{{#grants}}<tr data-grant="{{id}}"><td>{{resource}}</td><td>{{starts}}</td><td>{{ends}}</td><td><a href="/requests/{{request_id}}">#{{request_id}}</a></td><td>
-{{#active}}<span class="state state-approved">active</span>
-<form method="post" action="/grants/{{id}}/revoke" class="inline revoke">
-  <input type="hidden" name="csrf" value="{{revoke_csrf}}">
-  <input type="hidden" name="return_to" value="{{return_to}}">
-  <input name="reason" placeholder="Reason" aria-label="Reason for revoking" maxlength="500">
-  <button type="submit" class="deny" id="revoke-{{id}}">Revoke</button>
-</form>{{/active}}
-{{#revoked}}<span class="state state-denied">revoked</span> by {{revoked_by}}{{#revoke_reason}}: {{revoke_reason}}{{/revoke_reason}}{{/revoked}}
+{{> _revoke_form}}
 </td></tr>{{/grants}}</tbody>
 </table>
 {{/no_grants}}

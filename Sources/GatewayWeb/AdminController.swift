@@ -59,19 +59,7 @@ struct AdminController: Sendable {
             guard let user = try await web.service.directory().users.first(where: { $0.email == EmailAddress.normalize(email) }) else { return try await web.notFound(viewer: viewer, csrf: csrf) }
             let requests = try await web.service.requestsForAdmin(viewer, filter: RequestFilter(requester: user.email, limit: 500))
             let back = "/users/\(WebApp.formEncode(user.email))"
-            let grants = try await web.service.grants(of: user.email, for: viewer).map { grant -> [String: Any] in
-                var row: [String: Any] = [
-                    "id": String(grant.id), "resource": grant.resource, "starts": WebFormat.date(grant.startsAt), "ends": WebFormat.date(grant.endsAt),
-                    "request_id": String(grant.requestID), "active": grant.isActive(at: web.now), "return_to": back,
-                    "revoke_csrf": csrf.token(for: "/grants/\(grant.id)/revoke", secret: web.secret),
-                ]
-                if grant.revokedAt != nil {
-                    row["revoked"] = true
-                    row["revoked_by"] = grant.revokedBy ?? "the operator"
-                    if let reason = grant.revokeReason { row["revoke_reason"] = reason }
-                }
-                return row
-            }
+            let grants = try await web.service.grants(of: user.email, for: viewer).map { grantRow($0, csrf: csrf, returnTo: back) }
             let context: [String: Any] = [
                 "user": Self.userContext(user, groups: try await groupsByUser()[user.email] ?? []),
                 "rows": try await web.rows(requests, viewer: viewer, csrf: csrf, returnTo: "/users/\(WebApp.formEncode(user.email))"),
@@ -79,6 +67,21 @@ struct AdminController: Sendable {
             ]
             return try await web.page("user", context, title: user.name, viewer: viewer, csrf: csrf)
         }
+    }
+
+    /// A grant's row, with the Revoke form while it runs.
+    func grantRow(_ grant: Grant, csrf: CSRF, returnTo: String) -> [String: Any] {
+        var row: [String: Any] = [
+            "id": String(grant.id), "user": grant.user, "resource": grant.resource, "starts": WebFormat.date(grant.startsAt),
+            "ends": WebFormat.date(grant.endsAt), "request_id": String(grant.requestID), "active": grant.isActive(at: web.now),
+            "return_to": returnTo, "revoke_csrf": csrf.token(for: "/grants/\(grant.id)/revoke", secret: web.secret),
+        ]
+        if grant.revokedAt != nil {
+            row["revoked"] = true
+            row["revoked_by"] = grant.revokedBy ?? "the operator"
+            if let reason = grant.revokeReason { row["revoke_reason"] = reason }
+        }
+        return row
     }
 
     /// `POST /grants/:id/revoke`: ends a running grant now (admin roles), then back to the page.
@@ -147,10 +150,12 @@ struct AdminController: Sendable {
             let open = try await web.service.requestsForAdmin(viewer, filter: RequestFilter(states: [.pending], resource: name, limit: 10_000)).filter { $0.isOpen(at: web.now) }
             var resourceContext = Self.resourceContext(resource)
             resourceContext["may_edit"] = viewer.mayEditDirectory
+            let back = "/resources/\(WebApp.formEncode(name))"
+            let running = try await web.service.runningGrants(of: name, for: viewer).map { grantRow($0, csrf: csrf, returnTo: back) }
             var context: [String: Any] = [
                 "resource": resourceContext, "resource_name": resource.name,
-                "rows": try await web.rows(open, viewer: viewer, csrf: csrf, returnTo: "/resources/\(WebApp.formEncode(name))"),
-                "empty": open.isEmpty, "saved": query["saved"] != nil,
+                "rows": try await web.rows(open, viewer: viewer, csrf: csrf, returnTo: back),
+                "empty": open.isEmpty, "saved": query["saved"] != nil, "grants": running, "no_grants": running.isEmpty,
             ]
             if viewer.mayEditDirectory, query["dialog"] == "approvers" || problem != nil {
                 context["dialog"] = true

@@ -42,6 +42,26 @@ import Testing
         }
     }
 
+    @Test("The resource page lists the running grants with Revoke; revoking there ends the grant and comes back")
+    func resourcePageRevokes() async throws {
+        let fixture = try await WebFixture()
+        let approved = try await fixture.request("requester1@example.test")
+        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
+        let grant = try #require(try await fixture.store.read { try $0.grant(requestID: approved.id) })
+        try await fixture.application().test(.router) { client in
+            let browser = WebClient(client)
+            try await browser.signIn(fixture, as: "reviewer@example.test")
+            let page = try await browser.get("/resources/prod-db")
+            #expect(page.body.contains("<h2>Running grants</h2>") && page.body.contains("id=\"revoke-\(grant.id)\""))
+            let action = "/grants/\(grant.id)/revoke"
+            let revoked = try await browser.post(action, [("csrf", try #require(page.field("csrf", inFormPosting: action))), ("return_to", "/resources/prod-db")])
+            #expect(revoked.location == "/resources/prod-db")
+            #expect(try await browser.get("/resources/prod-db").body.contains("Nobody has access to this resource now."))
+            let ended = try #require(try await fixture.store.read { try $0.grant(id: grant.id) })
+            #expect(ended.revokedBy == "reviewer@example.test" && ended.revokeReason == nil)
+        }
+    }
+
     @Test("A resource approver sees no Revoke and cannot post one")
     func approverCannotRevoke() async throws {
         let fixture = try await WebFixture()

@@ -28,6 +28,8 @@ public protocol RequestRepository {
     func revokeGrant(id: Int64, now: Date, by actor: String?, reason: String?) throws -> Bool
     /// The grant with this id.
     func grant(id: Int64) throws -> Grant?
+    /// The grants of `resource` running at `instant`, ending soonest first.
+    func runningGrants(resource: String, at instant: Date) throws -> [Grant]
     func activeLock(user: String, resource: String) throws -> AccessLock?
     func insertLock(user: String, resource: String, now: Date) throws -> AccessLock
     /// Lifts the requester's lock on the request's resource.
