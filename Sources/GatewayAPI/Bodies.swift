@@ -40,6 +40,8 @@ public struct DecisionBody: Decodable, Sendable {
     /// A personal key may name only its own user.
     public var reviewer: String?
     public var comment: String?
+    /// With `approve`: grant less time than asked; never more.
+    public var duration: DurationValue?
 }
 
 /// `POST /api/v1/requests/{id}/cancel`.

@@ -13,6 +13,8 @@ struct ResolvedAttempt {
     /// The digest of a single-use token's nonce (LINK-8).
     var tokenNonce: String?
     var link: LinkProof?
+    /// A shorter grant than asked (``DecisionCommand/grantSeconds``).
+    var grantSeconds: Int?
 }
 
 extension ApprovalService {
@@ -27,7 +29,7 @@ extension ApprovalService {
     func decide(_ command: DecisionCommand, in tx: any StoreTransaction, now: Date) throws -> DecisionOutcome {
         var attempt = ResolvedAttempt(
             requestID: command.requestID, reviewer: "", action: command.action, channel: .cli, comment: command.comment,
-            evidence: command.evidence
+            evidence: command.evidence, grantSeconds: command.grantSeconds
         )
         switch command.proof {
         case .cli(let reviewer):
@@ -80,6 +82,9 @@ extension ApprovalService {
         let right: ReviewRight
         do throws(DecisionRefusal) {
             right = try DecisionPolicy.authorize(facts)
+            if attempt.action == .approve, let seconds = attempt.grantSeconds {
+                try DecisionPolicy.checkShorterGrant(seconds, request: request, resource: resource)
+            }
         } catch {
             if error.code == .pastDeadline { try expire(requestID: request.id, in: tx, now: now) }
             return try refuse(attempt, error, request: try tx.request(id: request.id), in: tx, now: now)
@@ -98,7 +103,8 @@ extension ApprovalService {
         if attempt.action == .approve {
             switch request.kind {
             case .jit:
-                let duration = TimeInterval(request.durationSeconds ?? resource.allowedDurations.first ?? Resource.defaultDurations[0])
+                let asked = request.durationSeconds ?? resource.allowedDurations.first ?? Resource.defaultDurations[0]
+                let duration = TimeInterval(min(asked, attempt.grantSeconds ?? asked))
                 grant = try tx.insertGrant(requestID: request.id, startsAt: now, endsAt: now.addingTimeInterval(duration))
             case .unlock:
                 try tx.liftLock(byRequest: request.id, now: now)
@@ -107,12 +113,13 @@ extension ApprovalService {
         var detail = attempt.evidence
         detail["attempted"] = attempt.action.rawValue
         if let grant { detail["grant_ends_at"] = RFC3339.string(from: grant.endsAt) }
+        if let seconds = attempt.grantSeconds, attempt.action == .approve { detail["granted_seconds"] = String(seconds) }
         try tx.audit(.decide, .accepted, actor: attempt.reviewer, requestID: request.id, channel: attempt.channel, reason: right.description, detail: detail, at: now)
         if let nonce = attempt.tokenNonce {
             _ = try tx.markTokenUsed(nonceDigest: nonce, requestID: request.id, channel: attempt.channel, expiresAt: request.expiresAt, now: now)
         }
         guard let decided = try tx.request(id: request.id) else { throw ServiceInvariantError("request \(request.id) vanished while being decided") }
-        try enqueueOutcome(decided, in: tx, now: now)
+        try enqueueOutcome(decided, grant: grant, in: tx, now: now)
         return .decided(decided, grant: grant, right: right)
     }
 

@@ -149,20 +149,23 @@ extension ApprovalService {
         }
         let action: DecisionAction
         let comment: String?
+        let grantSeconds: Int?
         switch claim.command {
         case .notUnderstood(let why):
             record.evidence["grammar"] = "none: \(why)"
             let answer = PendingAnswer(kind: .replyRefusal, reviewer: reviewer.email, requestID: requestID, context: ["refusal_code": InboundRejection.notUnderstood.rawValue, "show_grammar": "true", "why": why])
             return ReplyJudgement(outcome: .rejected(.notUnderstood), answer: answer)
-        case .command(let command, let text):
+        case .command(let command, let text, let seconds):
             record.evidence["grammar"] = command.rawValue
             action = command
             comment = text
+            grantSeconds = seconds
         }
         var evidence = ["message_id": record.messageID ?? "(none)", "authentication": record.evidence["authentication"] ?? ""]
         for key in ["reply_key_sha256", "token_source"] { evidence[key] = record.evidence[key] }
         let attempt = ResolvedAttempt(
-            requestID: requestID, reviewer: reviewer.email, action: action, channel: .reply, comment: comment, evidence: evidence
+            requestID: requestID, reviewer: reviewer.email, action: action, channel: .reply, comment: comment, evidence: evidence,
+            grantSeconds: grantSeconds
         )
         switch try judge(attempt, in: tx, now: now) {
         case .decided(let request, _, _):

@@ -109,7 +109,7 @@ extension ApprovalService {
     }
 
     /// Queues the outcome emails of a request that just left `pending`.
-    func enqueueOutcome(_ request: AccessRequest, in tx: any StoreTransaction, now: Date) throws {
+    func enqueueOutcome(_ request: AccessRequest, grant: Grant? = nil, in tx: any StoreTransaction, now: Date) throws {
         let kind: NotificationKind
         switch request.state {
         case .pending: return
@@ -123,8 +123,14 @@ extension ApprovalService {
         )
         // The requester withdrew it themselves: they need no email about it.
         if kind == .cancelled { recipients.removeAll { $0.reason == "requester" } }
+        // The grant as given (it may be shorter than asked), for "you have access until".
+        var context: [String: String] = [:]
+        if let grant {
+            context["grant_ends_at"] = RFC3339.string(from: grant.endsAt)
+            context["granted_seconds"] = String(Int(grant.endsAt.timeIntervalSince(grant.startsAt).rounded()))
+        }
         for recipient in recipients {
-            try tx.enqueue(kind, requestID: request.id, recipient: recipient, context: [:], now: now)
+            try tx.enqueue(kind, requestID: request.id, recipient: recipient, context: context, now: now)
         }
     }
 

@@ -107,16 +107,24 @@ struct RequestCommand: AsyncParsableCommand {
         @Flag(help: "Approve the request.") var approve = false
         @Flag(help: "Deny the request.") var deny = false
         @Option(help: "Why; shown to the requester.") var comment: String?
+        @Option(help: "With --approve: grant less time than asked (1h, 30m); never more.") var duration: String?
 
         func validate() throws {
             guard approve != deny else { throw ValidationError("give exactly one of --approve and --deny") }
+            if let duration {
+                guard approve else { throw ValidationError("--duration goes with --approve") }
+                guard DurationText.seconds(from: duration) != nil else { throw ValidationError("--duration \"\(duration)\" is not a duration (use forms like 1h, 30m)") }
+            }
         }
 
         func run() async throws {
             try await reportingFailures {
                 let context = try await global.openContext()
                 let outcome = try await context.service.decide(
-                    DecisionCommand(requestID: id, action: approve ? .approve : .deny, comment: comment, proof: .cli(reviewer: reviewer))
+                    DecisionCommand(
+                        requestID: id, action: approve ? .approve : .deny, comment: comment, proof: .cli(reviewer: reviewer),
+                        grantSeconds: duration.flatMap(DurationText.seconds(from:))
+                    )
                 )
                 switch outcome {
                 case .decided(let request, _, _):

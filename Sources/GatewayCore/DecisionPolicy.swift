@@ -33,6 +33,9 @@ public struct DecisionRefusal: Error, Sendable, Hashable, CustomStringConvertibl
         /// The caller may not decide as anyone through this channel (an integration API key), or
         /// named a reviewer other than itself (a personal API key).
         case forbidden
+        /// An approval for longer than the requester asked, for no time at all, or with a duration
+        /// on a request that has none (an unlock).
+        case durationNotAllowed = "duration_not_allowed"
     }
 
     public var code: Code
@@ -112,6 +115,22 @@ public enum DecisionPolicy {
     /// the state (AUTHZ-3) and the deadline (AUTHZ-5).
     /// - Returns: the right that allows the decision.
     /// - Throws: ``DecisionRefusal`` naming the first rule that refuses it.
+    /// Checks an approval for less time than asked: more than nothing, never longer than the
+    /// request's duration, and only for a request that grants time (not an unlock).
+    public static func checkShorterGrant(_ seconds: Int, request: AccessRequest, resource: Resource) throws(DecisionRefusal) {
+        guard request.kind == .jit else {
+            throw DecisionRefusal(.durationNotAllowed, detail: "an unlock request grants no time: approve it without a duration")
+        }
+        let asked = request.durationSeconds ?? resource.allowedDurations.first ?? Resource.defaultDurations[0]
+        guard seconds > 0 else { throw DecisionRefusal(.durationNotAllowed, detail: "a grant must last some time") }
+        guard seconds <= asked else {
+            throw DecisionRefusal(
+                .durationNotAllowed,
+                detail: "\(DurationText.spelledOut(seconds: seconds)) is longer than the \(DurationText.spelledOut(seconds: asked)) asked for: a reviewer may grant less, never more"
+            )
+        }
+    }
+
     public static func authorize(_ facts: Facts) throws(DecisionRefusal) -> ReviewRight {
         let request = facts.request
         guard let reviewer = facts.reviewer, reviewer.isActive else {

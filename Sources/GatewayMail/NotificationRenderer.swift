@@ -73,6 +73,11 @@ public struct NotificationRenderer: Sendable {
             let resource = try await store.resource(named: request.resource)
             let requester = try await store.user(email: request.requester)
             context.merge(Self.requestContext(request, requester: requester, resource: resource)) { _, new in new }
+            // The grant as given: a reviewer may have granted less time than was asked.
+            if let ends = entry.context["grant_ends_at"].flatMap(RFC3339.date(from:)) { context["grant_until"] = Self.humanDate(ends) }
+            if let granted = entry.context["granted_seconds"].flatMap(Int.init), let asked = request.durationSeconds, granted < asked {
+                context["granted_less"] = DurationText.spelledOut(seconds: granted)
+            }
             if let decision = request.decision, let reviewer = try await store.user(email: decision.reviewer) {
                 context["decided_by_name"] = reviewer.name
             }
@@ -107,7 +112,7 @@ public struct NotificationRenderer: Sendable {
         } else if entry.reason.hasPrefix("role:") {
             context["reason_for_recipient"] = "as \(entry.reason.dropFirst(5))"
         }
-        for (key, value) in entry.context { context[key] = value }
+        for (key, value) in entry.context where !["grant_ends_at", "granted_seconds"].contains(key) { context[key] = value }
         if let code = entry.context["refusal_code"] {
             context["refusal"] = ReplyRefusalText.explain(code, context: entry.context, resource: context["resource"] as? String)
         }

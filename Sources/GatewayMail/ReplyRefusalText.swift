@@ -40,6 +40,8 @@ enum ReplyRefusalText {
         case .unknownReviewer?: return "you are not (or no longer) a user of the gateway."
         case .unknownRequest?: return "the request no longer exists."
         case .tokenUsed?: return "this reply address was already used for a decision."
+        case .durationNotAllowed?:
+            return "you may grant less time than was asked, never more (and no time at all on an unlock request). Reply \"approve\" for the time asked, or a shorter one such as \"approve 1h\"."
         case .signInRequired?, .wrongSession?, .tokenMismatch?, .wrongCode?, .codeLocked?, .forbidden?, nil:
             return "it could not be accepted."
         }

@@ -127,7 +127,7 @@ public struct ReplyVerifier: Sendable {
         // 5. The command (REPLY-6).
         let decision = ReplyDecision(message: message)
         let command: ReplyCommandVerdict = switch decision.command {
-        case .approve: .command(.approve, comment: decision.comment)
+        case .approve: .command(.approve, comment: decision.comment, grantSeconds: decision.grantSeconds)
         case .deny: .command(.deny, comment: decision.comment)
         case .none: .notUnderstood(decision.noCommandReason.map { "\($0)" } ?? "not a command")
         }

@@ -67,7 +67,7 @@ Re: {{thread_subject}} [withdrawn]
         "email/decided.html.mustache": #"""
 {{> _layout_top.html}}
 {{#for_requester}}<h2 style="font-size:18px;margin:0 0 12px">Your request for {{resource}} was {{outcome}} by {{decided_by_name}}</h2>
-{{#grant_until}}<p>You have access until <strong>{{grant_until}}</strong>.</p>{{/grant_until}}{{/for_requester}}
+{{#grant_until}}<p>You have access until <strong>{{grant_until}}</strong>.{{#granted_less}} {{decided_by_name}} granted {{granted_less}}, less than the {{duration}} you asked for.{{/granted_less}}</p>{{/grant_until}}{{/for_requester}}
 {{^for_requester}}<h2 style="font-size:18px;margin:0 0 12px">{{requester_name}}'s request for {{resource}} was {{outcome}} by {{decided_by_name}}</h2>
 <p>Nothing more is needed from you.</p>{{/for_requester}}
 {{#comment}}<p style="padding:8px 12px;border-left:3px solid #d0d7de;color:#444;white-space:pre-wrap">{{comment}}</p>{{/comment}}
@@ -85,7 +85,7 @@ Re: {{thread_subject}} [{{outcome}}]
 {{#for_requester}}
 Your request for {{resource}} was {{outcome}} by {{decided_by_name}} <{{decided_by}}>.
 {{#grant_until}}
-You have access until {{grant_until}}.
+You have access until {{grant_until}}.{{#granted_less}} {{decided_by_name}} granted {{granted_less}}, less than the {{duration}} you asked for.{{/granted_less}}
 {{/grant_until}}
 {{/for_requester}}
 {{^for_requester}}
@@ -330,6 +330,7 @@ If it was not you, ignore this email: nothing happens unless the link is opened 
   <input type="hidden" name="csrf" value="{{decide_csrf}}">
   <input type="hidden" name="return_to" value="{{return_to}}">
   <input name="comment" placeholder="Comment (optional)" maxlength="2000" aria-label="Comment for request {{id}}">
+  {{#has_grant_choices}}<select name="duration" aria-label="How long to grant request {{id}}">{{#grant_choices}}<option value="{{value}}">{{label}}</option>{{/grant_choices}}</select>{{/has_grant_choices}}
   <button type="submit" name="action" value="approve" class="approve">Approve</button>
   <button type="submit" name="action" value="deny" class="deny">Deny</button>
 </form>
@@ -502,6 +503,10 @@ tr.fixed td { color: var(--muted); }
   {{/code_required}}
   <label for="comment">Comment (optional)</label>
   <textarea id="comment" name="comment" rows="3" maxlength="2000">{{comment_value}}</textarea>
+  {{#has_grant_choices}}
+  <label for="duration">If you approve, grant access</label>
+  <select id="duration" name="duration">{{#grant_choices}}<option value="{{value}}">{{label}}</option>{{/grant_choices}}</select>
+  {{/has_grant_choices}}
   <div class="buttons">
     {{#preselect_approve}}<button type="submit" name="action" value="approve" class="approve primary" id="approve">Approve</button> <button type="submit" name="action" value="deny" class="deny" id="deny">Deny</button>{{/preselect_approve}}
     {{#preselect_deny}}<button type="submit" name="action" value="deny" class="deny primary" id="deny">Deny</button> <button type="submit" name="action" value="approve" class="approve" id="approve">Approve</button>{{/preselect_deny}}
@@ -759,6 +764,9 @@ paths:
                   description: "Optional. The reviewer's email; only the personal key's own user may be named (anyone else is `403 forbidden`, `field: reviewer`). Defaults to that user."
                 action: { type: string, enum: [approve, deny] }
                 comment: { type: string }
+                duration:
+                  description: "With `approve`: grant less time than asked (`1h`, `30m`, or seconds). Longer than asked, zero, or on an unlock request is `400`, `field: duration`."
+                  oneOf: [{ type: string }, { type: integer }]
       responses:
         "200":
           description: The decision was made.

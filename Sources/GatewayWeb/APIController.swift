@@ -59,7 +59,7 @@ struct APIController: Sendable {
                 let body = try await decode(DecisionBody.self, request, context)
                 let outcome = try await web.service.decide(DecisionCommand(
                     requestID: id, action: body.action, comment: body.comment, proof: .apiKey(key, namedReviewer: body.reviewer),
-                    evidence: ["client_ip": context.clientAddress]
+                    evidence: ["client_ip": context.clientAddress], grantSeconds: body.duration?.seconds
                 ))
                 switch outcome {
                 case .decided(let decided, let grant, let right):
@@ -211,6 +211,7 @@ struct APIController: Sendable {
     /// The API form of a refused decision: `403` for rights, `409` for the request's state.
     static func error(for refusal: DecisionRefusal) -> APIError {
         if refusal.code == .unknownRequest { return .notFound(refusal.detail) }
+        if refusal.code == .durationNotAllowed { return .validation("duration", refusal.detail) }
         if refusal.code == .forbidden {
             let field = refusal.detail.hasPrefix("reviewer:") ? "reviewer" : nil
             return APIError(status: .forbidden, body: ErrorJSON(error: "forbidden", message: refusal.detail, field: field, reason: refusal.code.rawValue))

@@ -36,9 +36,29 @@ extension WebApp {
                 row["decide_path"] = path
                 row["decide_csrf"] = csrf.token(for: path, secret: secret)
                 row["return_to"] = returnTo
+                let choices = Self.grantChoices(for: request)
+                row["grant_choices"] = choices
+                row["has_grant_choices"] = !choices.isEmpty
             }
             return row
         }
+    }
+
+    /// The shorter grants a reviewer may choose instead of the time asked (a select's options;
+    /// empty for an unlock request or one asking for the shortest time already).
+    static func grantChoices(for request: AccessRequest) -> [[String: String]] {
+        guard request.kind == .jit, let asked = request.durationSeconds else { return [] }
+        let shorter = [900, 1_800, 3_600, 7_200, 14_400, 28_800, 86_400, 172_800, 604_800].filter { $0 < asked }
+        guard !shorter.isEmpty else { return [] }
+        return [["value": "", "label": "for \(DurationText.spelledOut(seconds: asked)) (as asked)"]]
+            + shorter.reversed().map { ["value": DurationText.format(seconds: $0), "label": "for \(DurationText.spelledOut(seconds: $0)) only"] }
+    }
+
+    /// A form's `duration`: `nil` for the time asked; a value that is not a duration grants nothing
+    /// (the service refuses it) rather than the time asked.
+    static func grantSeconds(_ form: FormData) -> Int? {
+        guard let text = form["duration"]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        return DurationText.seconds(from: text) ?? 0
     }
 
 }
@@ -141,7 +161,7 @@ struct AccessRequestsController: Sendable {
             }
             let outcome = try await web.service.decide(DecisionCommand(
                 requestID: id, action: action, comment: form["comment"], proof: .session(viewer),
-                evidence: ["client_ip": context.clientAddress]
+                evidence: ["client_ip": context.clientAddress], grantSeconds: WebApp.grantSeconds(form)
             ))
             switch outcome {
             case .decided:

@@ -127,6 +127,9 @@ struct LinkController: Sendable {
         context["preselect_deny"] = action == "deny"
         context["no_preselection"] = action == nil
         context["code_required"] = view.resource.linkCodeRequired
+        let choices = WebApp.grantChoices(for: view.request)
+        context["grant_choices"] = choices
+        context["has_grant_choices"] = !choices.isEmpty
 
         if view.tokenUsed && view.request.state == .pending {
             context["notice"] = "This link was already used. Open the request on the Access Requests page instead."
@@ -247,7 +250,7 @@ struct LinkController: Sendable {
         let proof = LinkProof(claims: link.claims, keyID: link.keyID, signedInAs: viewer?.user.email, code: form["code"])
         let outcome = try await web.service.decide(DecisionCommand(
             requestID: requestID, action: action, comment: form["comment"], proof: .link(proof),
-            evidence: ["client_ip": context.clientAddress]
+            evidence: ["client_ip": context.clientAddress], grantSeconds: WebApp.grantSeconds(form)
         ))
         let names = try await web.names()
         switch outcome {
@@ -296,7 +299,7 @@ extension WebApp {
             return "This request does not exist. Nothing was changed."
         case .tokenUsed:
             return "This link was already used for a decision. Nothing was changed."
-        case .signInRequired, .wrongSession, .tokenMismatch, .wrongCode, .codeLocked, .forbidden:
+        case .signInRequired, .wrongSession, .tokenMismatch, .wrongCode, .codeLocked, .forbidden, .durationNotAllowed:
             return "\(refusal.detail.prefix(1).uppercased())\(refusal.detail.dropFirst()). Nothing was changed."
         }
     }

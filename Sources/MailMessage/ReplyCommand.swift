@@ -61,18 +61,24 @@ public enum CommandGrammar {
         return (reading.command, reading.comment)
     }
 
-    /// The command, its comment, and why there is none.
-    static func read(utf8 text: [UInt8]) -> (command: ReplyCommand, comment: String?, reason: NoCommandReason?) {
+    /// The command, its comment, the granted duration, and why there is no command.
+    static func read(utf8 text: [UInt8]) -> (command: ReplyCommand, comment: String?, reason: NoCommandReason?, grantSeconds: Int?) {
         let lines = ReplyText.lineRanges(text)
         var i = 0
         while i < lines.count, ReplyText.isBlank(text[lines[i]]) { i += 1 }
-        guard i < lines.count else { return (.none, nil, .noReplyText) }
+        guard i < lines.count else { return (.none, nil, .noReplyText, nil) }
         let l = ReplyText.strip(text[lines[i]])
-        guard let (command, wordEnd) = matchWord(l) else { return (.none, nil, .notACommand) }
-        if isQuestion(l, afterWord: wordEnd) { return (.none, nil, .question) }
-        if namesOtherCommand(l, command: command, from: wordEnd) { return (.none, nil, .bothCommands) }
-        // Skip [\s.,:;!\-–—]*
+        guard let (command, wordEnd) = matchWord(l) else { return (.none, nil, .notACommand, nil) }
+        if isQuestion(l, afterWord: wordEnd) { return (.none, nil, .question, nil) }
+        if namesOtherCommand(l, command: command, from: wordEnd) { return (.none, nil, .bothCommands, nil) }
+        // An approval may name a shorter grant right after the word: `approve 1h`, `approve for 2 hours`.
+        var grantSeconds: Int?
         var k = wordEnd
+        if command == .approve, let (seconds, end) = grantDuration(l, from: wordEnd) {
+            grantSeconds = seconds
+            k = end
+        }
+        // Skip [\s.,:;!\-–—]*
         while k < l.endIndex {
             let w = ReplyText.whitespaceLength(l, at: k)
             if w > 0 { k += w; continue }
@@ -92,7 +98,58 @@ public enum CommandGrammar {
             comment.append(space)
             comment += line
         }
-        return (command, ReplyText.normalize(comment), nil)
+        return (command, ReplyText.normalize(comment), nil, grantSeconds)
+    }
+
+    static let durationUnits: [(names: [String], seconds: Int)] = [
+        (["m", "min", "mins", "minute", "minutes"], 60),
+        (["h", "hr", "hrs", "hour", "hours"], 3_600),
+        (["d", "day", "days"], 86_400),
+    ]
+
+    /// A duration after whitespace at `start`: an optional `for`, then one or more `NUMBER UNIT`
+    /// groups (`1h`, `1h30m`, `2 hours`, `90 minutes`), ending at a word boundary. Returns the
+    /// seconds and where the duration ends, or nil when none stands there.
+    static func grantDuration(_ l: ArraySlice<UInt8>, from start: Int) -> (Int, Int)? {
+        var k = start
+        func skipSpaces() -> Int {
+            let from = k
+            while k < l.endIndex, ReplyText.whitespaceLength(l, at: k) > 0 { k += ReplyText.whitespaceLength(l, at: k) }
+            return k - from
+        }
+        guard skipSpaces() > 0 else { return nil }
+        let forWord = Array("for".utf8)
+        if l.endIndex - k > 3, zip(l[k..<(k + 3)], forWord).allSatisfy({ asciiLower($0) == $1 }), ReplyText.whitespaceLength(l, at: k + 3) > 0 {
+            k += 3
+            _ = skipSpaces()
+        }
+        var total = 0
+        var groups = 0
+        while k < l.endIndex, (48...57).contains(l[k]) {
+            var number = 0
+            var digits = 0
+            while k < l.endIndex, (48...57).contains(l[k]), digits < 6 {
+                number = number * 10 + Int(l[k] - 48)
+                k += 1
+                digits += 1
+            }
+            if k < l.endIndex, (48...57).contains(l[k]) { return nil }
+            if k < l.endIndex, l[k] == UInt8(ascii: " ") { k += 1 }
+            let unitStart = k
+            while k < l.endIndex, (65...90).contains(l[k]) || (97...122).contains(l[k]) { k += 1 }
+            let unit = String(decoding: l[unitStart..<k].map(asciiLower), as: UTF8.self)
+            guard let seconds = durationUnits.first(where: { $0.names.contains(unit) })?.seconds else { return nil }
+            total += number * seconds
+            groups += 1
+            // `1h30m` continues; `1h 30m` does too.
+            let mark = k
+            if k < l.endIndex, l[k] == UInt8(ascii: " "), k + 1 < l.endIndex, (48...57).contains(l[k + 1]) { k += 1 }
+            if !(k < l.endIndex && (48...57).contains(l[k])) { k = mark; break }
+        }
+        guard groups > 0, total > 0 else { return nil }
+        // The duration ends at a word boundary.
+        if let (u, _) = ReplyText.scalar(l, at: k), ReplyText.isWordScalar(u) { return nil }
+        return (total, k)
     }
 
     /// U+2013 or U+2014 at `k`.

@@ -10,13 +10,17 @@ public struct ReplyDecision: Sendable, Hashable {
     public let replyText: String
     /// Why the command is `none`; nil when there is a command.
     public let noCommandReason: NoCommandReason?
+    /// An approval for less time than asked: the duration right after the command word
+    /// (`approve 1h`, `approve for 2 hours`), in seconds; nil when none is given.
+    public let grantSeconds: Int?
 
     /// Creates a decision.
-    public init(command: ReplyCommand, comment: String?, replyText: String, noCommandReason: NoCommandReason?) {
+    public init(command: ReplyCommand, comment: String?, replyText: String, noCommandReason: NoCommandReason?, grantSeconds: Int? = nil) {
         self.command = command
         self.comment = comment
         self.replyText = replyText
         self.noCommandReason = noCommandReason
+        self.grantSeconds = grantSeconds
     }
 
     /// Reads a parsed message: automated mail is `none`; otherwise the body (text/plain, else HTML
@@ -46,6 +50,6 @@ public struct ReplyDecision: Sendable, Hashable {
             return
         }
         let reading = CommandGrammar.read(utf8: reply)
-        self.init(command: reading.command, comment: reading.comment, replyText: replyString, noCommandReason: reading.reason)
+        self.init(command: reading.command, comment: reading.comment, replyText: replyString, noCommandReason: reading.reason, grantSeconds: reading.grantSeconds)
     }
 }

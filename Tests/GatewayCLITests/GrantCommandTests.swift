@@ -23,4 +23,22 @@ import Testing
         let outbox = try cli.run("outbox", "list")
         #expect(outbox.stdout.contains("grant_revoked"))
     }
+
+    @Test("request decide --approve --duration grants less than asked; more than asked exits 3")
+    func shorterGrant() throws {
+        let cli = try CLIHarness()
+        let created = try cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", "short", "--duration", "4h")
+        let id = try #require(created.json["id"] as? Int)
+        let tooLong = try cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve", "--duration", "8h")
+        #expect(tooLong.status == 3 && tooLong.stderr.contains("duration_not_allowed"))
+        #expect(try cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--deny", "--duration", "1h").status == 64)
+        #expect(try cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve", "--duration", "30m").status == 0)
+        let access = try cli.run("access", "check", "--user", "requester1@example.test", "--resource", "prod-db").json
+        let until = try #require((access["until"] as? String).flatMap(RFC3339Parse.date))
+        #expect(until.timeIntervalSinceNow > 25 * 60 && until.timeIntervalSinceNow <= 30 * 60)
+    }
+}
+
+enum RFC3339Parse {
+    static func date(_ text: String) -> Date? { ISO8601DateFormatter().date(from: text) }
 }

@@ -39,6 +39,23 @@ import Testing
         #expect(try await gateway.mailbox.select().messages == 0)
     }
 
+    @Test("A reply 'approve 1h' grants 1 hour of the 4 asked, and the requester is told it is shorter")
+    func approveForLessByReply() async throws {
+        let gateway = try await InboxHarness(gatewayUser: "approver50")
+        defer { Task { await gateway.shutdown() } }
+        let request = try await gateway.createRequest()
+        let notification = try await gateway.notification(for: "approver1@example.test", request: request)
+        try await gateway.reply(to: notification, from: "Ann Approver <approver1@example.test>", body: "approve 1h - just the migration")
+        #expect(try await gateway.process() == 1)
+        let decided = try #require(try await gateway.store.request(id: request.id))
+        #expect(decided.state == .approved && decided.decision?.comment == "just the migration")
+        let grant = try #require(try await gateway.store.read { try $0.grant(requestID: request.id) })
+        #expect(grant.endsAt.timeIntervalSince(grant.startsAt) == 3600)
+        while try await gateway.worker.drainOnce() > 0 {}
+        let told = try await MailLab.waitForMessages(for: "requester1@example.test", containing: "less than the 4 hours you asked for", count: 1, marker: gateway.marker)
+        #expect(told.first?.contains("granted 1 hour") == true)
+    }
+
     struct RefusalCase: Sendable, CustomTestStringConvertible {
         var name: String
         var testDescription: String { name }

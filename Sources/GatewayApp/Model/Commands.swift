@@ -68,10 +68,17 @@ public struct DecisionCommand: Sendable, Hashable {
     public var proof: DecisionProof
     /// Channel evidence for the audit log (a client address, a session digest prefix). Never a token.
     public var evidence: [String: String]
+    /// An approval for less time than asked (`approve 1h`): the grant lasts this long. Never
+    /// longer than the request's duration; `nil` grants what was asked.
+    public var grantSeconds: Int?
 
-    public init(requestID: Int64, action: DecisionAction, comment: String? = nil, proof: DecisionProof, evidence: [String: String] = [:]) {
+    public init(
+        requestID: Int64, action: DecisionAction, comment: String? = nil, proof: DecisionProof, evidence: [String: String] = [:],
+        grantSeconds: Int? = nil
+    ) {
         self.requestID = requestID
         self.action = action
+        self.grantSeconds = grantSeconds
         let trimmed = comment?.trimmingCharacters(in: .whitespacesAndNewlines)
         self.comment = trimmed?.isEmpty == true ? nil : trimmed
         self.proof = proof

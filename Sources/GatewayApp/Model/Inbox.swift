@@ -128,7 +128,8 @@ public enum AuthenticationCheck: Sendable, Hashable {
 
 /// The reply's first line, read with the reply grammar.
 public enum ReplyCommandVerdict: Sendable, Hashable {
-    case command(DecisionAction, comment: String?)
+    /// `grantSeconds`: an approval for less time than asked (`approve 1h`).
+    case command(DecisionAction, comment: String?, grantSeconds: Int? = nil)
     case notUnderstood(String)
 }
 
