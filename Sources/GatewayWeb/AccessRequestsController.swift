@@ -185,9 +185,19 @@ extension WebApp {
     }
 
     /// A path on this server to return to after a form, or `nil` for anything else.
-    static func safeReturnPath(_ path: String) -> String? {
+    static func safeReturnPath(_ path: String) -> String? { ReturnPath.validated(path) }
+}
+
+/// Where a browser may be sent back to after signing in or submitting a form: a path of this
+/// gateway only, never an address a browser would resolve to another site.
+public enum ReturnPath {
+    /// `path` when it is safe to redirect to, else `nil`.
+    public static func validated(_ path: String) -> String? {
+        // Browsers drop tabs and line breaks from a URL before resolving it (`/\t/evil.example` is
+        // `//evil.example`), so no control character or space is allowed anywhere.
         guard path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"), path.utf8.count < 1_000,
-              !path.contains(where: { $0.isNewline }) else { return nil }
+              !path.unicodeScalars.contains(where: { $0.value <= 0x20 || (0x7F...0x9F).contains($0.value) || $0.properties.isWhitespace }),
+              let components = URLComponents(string: path), components.scheme == nil, components.host == nil else { return nil }
         return path
     }
 }

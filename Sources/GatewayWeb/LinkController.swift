@@ -206,6 +206,8 @@ struct LinkController: Sendable {
                claims.requestID == nil || back.hasPrefix("/link/") {
                 target = back
             }
+            // A session this browser held before ends: one browser, one session.
+            if let previous = request.cookies[Cookies.session]?.value { try await web.service.signOut(sessionSecret: previous) }
             var response = web.startSession(session, redirectTo: target)
             response.setCookie(Cookie(name: Cookies.returnTo, value: "", maxAge: 0, path: "/", secure: web.settings.secureCookies, httpOnly: true, sameSite: .lax))
             return response

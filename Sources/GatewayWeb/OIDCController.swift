@@ -46,11 +46,20 @@ struct OIDCController: Sendable {
             )
         }
         var response = Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
-        response.setCookie(Cookie(
-            name: Cookies.providerAttempt, value: AttemptCookie.seal(attempt, secret: web.secret), maxAge: Int(ProviderSignInAttempt.lifetime),
-            path: "/auth/oidc", secure: web.settings.secureCookies, httpOnly: true, sameSite: .lax
-        ))
+        response.setCookie(attemptCookie(AttemptCookie.seal(attempt, secret: web.secret), maxAge: Int(ProviderSignInAttempt.lifetime)))
         return response
+    }
+
+    /// The attempt's cookie. Over https it is a `__Host-` cookie (Secure, Path=/, no Domain), so that
+    /// a sibling subdomain cannot plant its own attempt in the browser (login CSRF); over plain http
+    /// (a loopback trial) it is scoped to `/auth/oidc`.
+    var attemptCookieName: String { web.settings.secureCookies ? "__Host-" + Cookies.providerAttempt : Cookies.providerAttempt }
+
+    func attemptCookie(_ value: String, maxAge: Int) -> Cookie {
+        Cookie(
+            name: attemptCookieName, value: value, maxAge: maxAge, path: web.settings.secureCookies ? "/" : "/auth/oidc",
+            secure: web.settings.secureCookies, httpOnly: true, sameSite: .lax
+        )
     }
 
     /// `GET /auth/oidc/callback?code=…&state=…`: the provider sends the browser back here.
@@ -61,21 +70,27 @@ struct OIDCController: Sendable {
         func refuse(_ title: String, _ text: String, status: HTTPResponse.Status) async throws -> Response {
             var response = try await web.message(title, text, viewer: nil, csrf: csrf, status: status, links: [("/login", "Sign in again")])
             response.headers[.referrerPolicy] = "no-referrer"
-            response.setCookie(Cookie(name: Cookies.providerAttempt, value: "", maxAge: 0, path: "/auth/oidc", secure: web.settings.secureCookies, httpOnly: true, sameSite: .lax))
+            response.setCookie(attemptCookie("", maxAge: 0))
             return response
         }
-        guard let attempt = request.cookies[Cookies.providerAttempt].flatMap({ AttemptCookie.open($0.value, secret: web.secret) }),
+        guard let attempt = request.cookies[attemptCookieName].flatMap({ AttemptCookie.open($0.value, secret: web.secret) }),
               web.now.timeIntervalSince(attempt.startedAt) < ProviderSignInAttempt.lifetime else {
             web.counters.increment("\(WebCounters.signInFailure).oidc_no_attempt")
             return try await refuse("Sign-in not started here", "This answer from \(provider.displayName) does not belong to a sign-in started in this browser in the last 10 minutes. Start again from the sign-in page.", status: .badRequest)
         }
-        if let error = query["error"] {
-            web.logger.notice("\(provider.displayName) did not sign a person in: \(error)")
-            return try await refuse("Not signed in", "\(provider.displayName) did not sign you in (\(String(error.prefix(80)))).", status: .forbidden)
-        }
-        guard let state = query["state"], WebCrypto.constantTimeEquals(state, attempt.state), let code = query["code"], !code.isEmpty else {
+        // The answer must belong to this browser's attempt before anything in it is acted on.
+        guard let state = query["state"], WebCrypto.constantTimeEquals(state, attempt.state) else {
             web.counters.increment("\(WebCounters.signInFailure).oidc_state")
             return try await refuse("Sign-in not started here", "This answer from \(provider.displayName) does not match the sign-in started in this browser. Start again from the sign-in page.", status: .badRequest)
+        }
+        if let error = query["error"] {
+            // An OAuth error code is a short token (`access_denied`); anything else is not repeated.
+            let code = String(error.prefix(64).filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
+            web.logger.notice("\(provider.displayName) did not sign a person in: \(code)")
+            return try await refuse("Not signed in", "\(provider.displayName) did not sign you in (\(code)).", status: .forbidden)
+        }
+        guard let code = query["code"], !code.isEmpty else {
+            return try await refuse("Not signed in", "\(provider.displayName) sent no authorization code. Start again from the sign-in page.", status: .badRequest)
         }
         guard try await web.service.claimProviderState(state, attemptStarted: attempt.startedAt, evidence: evidence) else {
             web.counters.increment("\(WebCounters.signInFailure).oidc_replayed")
@@ -96,8 +111,10 @@ struct OIDCController: Sendable {
         }
         switch try await web.service.signIn(with: identity, evidence: evidence) {
         case .signedIn(let session):
-            var response = web.startSession(session, redirectTo: attempt.returnTo)
-            response.setCookie(Cookie(name: Cookies.providerAttempt, value: "", maxAge: 0, path: "/auth/oidc", secure: web.settings.secureCookies, httpOnly: true, sameSite: .lax))
+            // A session this browser held before ends: one browser, one session.
+            if let previous = request.cookies[Cookies.session]?.value { try await web.service.signOut(sessionSecret: previous) }
+            var response = web.startSession(session, redirectTo: WebApp.safeReturnPath(attempt.returnTo) ?? "/requests")
+            response.setCookie(attemptCookie("", maxAge: 0))
             return response
         case .emailNotVerified(let email):
             web.counters.increment("\(WebCounters.signInFailure).oidc_unverified_email")

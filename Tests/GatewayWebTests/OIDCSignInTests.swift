@@ -215,6 +215,51 @@ import Testing
         }
     }
 
+    @Test("OIDC-5: return paths that a browser would resolve off-site (tab, backslash, scheme, host) are replaced by /requests")
+    func returnPaths() {
+        for bad in ["/\t/evil.example", "/\n/evil.example", "//evil.example", "/\\evil.example", "https://evil.example/", "/ /evil", "/\u{85}x"] {
+            #expect(ReturnPath.validated(bad) == nil, "\(bad.debugDescription)")
+        }
+        for good in ["/requests/5", "/link/abc?action=approve", "/users/a%40b.test", "/requests?state=open&page=2"] {
+            #expect(ReturnPath.validated(good) == good)
+        }
+    }
+
+    @Test("OIDC-1: over https the attempt cookie is a __Host- cookie; an error answer without this browser's state changes nothing")
+    func hostCookieAndErrorOrder() async throws {
+        let lab = try await OIDCLab.start(users: Self.people)
+        defer { lab.stop() }
+        let provider = try OpenIDProvider(configuration: OpenIDProvider.Configuration(
+            issuer: lab.issuer, clientID: "approval-gateway", clientSecret: nil, scopes: ["openid", "email"], displayName: "Lab IdP"
+        ))
+        let fixture = try await WebFixture(settings: { settings in
+            settings.publicURL = "https://gateway.example.test"
+            settings.identityProvider = provider
+        })
+        try await fixture.application().test(.router) { client in
+            let browser = WebClient(client)
+            let started = try await browser.get("/auth/oidc/start")
+            let setCookie = started.headers[values: .setCookie].first { $0.hasPrefix("__Host-ag_oidc=") } ?? ""
+            #expect(setCookie.contains("Path=/;") || setCookie.hasSuffix("Path=/") || setCookie.contains("Path=/ "), "\(setCookie)")
+            #expect(setCookie.contains("Secure") && setCookie.contains("HttpOnly") && !setCookie.contains("Domain"))
+            // A forged error answer (no state of this attempt) neither refuses nor ends the attempt.
+            let forged = try await browser.get("/auth/oidc/callback?error=access_denied")
+            #expect(forged.status == .badRequest && forged.body.contains("does not match"))
+        }
+        await provider.shutdown()
+    }
+
+    @Test("Signing in again ends the session the browser held before")
+    func previousSessionEnds() async throws {
+        try await withProvider { fixture, lab, browser in
+            _ = try await signIn(browser, lab: lab, start: "/auth/oidc/start", as: "ann")
+            let first = try #require(browser.cookies["ag_session"]?.value)
+            _ = try await signIn(browser, lab: lab, start: "/auth/oidc/start", as: "ann")
+            #expect(browser.cookies["ag_session"]?.value != first)
+            #expect(try await fixture.service.viewer(sessionSecret: first) == nil)
+        }
+    }
+
     static func href(of id: String, in body: String) -> String? {
         guard let tag = body.range(of: "id=\"\(id)\"") else { return nil }
         let before = body[..<tag.lowerBound]
