@@ -150,8 +150,9 @@ import Testing
             let bare = messageID.trimmingCharacters(in: CharacterSet(charactersIn: "<>"))
             let sentAt = try await admin.read { try $0.value("SELECT sent_at FROM outbox WHERE message_id = \(bare)", as: Date.self) }
             let resent = try #require(sentAt, "no outbox row for the repeated \(messageID)")
-            let claimEnded = Self.outboxPolicy.lease - Double(Self.outboxPolicy.claimRenewal.components.seconds)
-            #expect(resent.timeIntervalSince(killedDate) > claimEnded - 1, "\(messageID) was sent twice while its first claim still held")
+            // The claim ended 15–20 s after the kill (later renewals on a loaded machine shorten
+            // that); a copy sent while it still held would come within a second or two.
+            #expect(resent.timeIntervalSince(killedDate) > Self.outboxPolicy.lease / 2, "\(messageID) was sent twice while its first claim still held")
             print("several gateways: \(messageID), in hand at the kill, was sent again \(Int(resent.timeIntervalSince(killedDate))) s later")
         }
         let sentRows = try await admin.read { try $0.value("SELECT count(*) FROM outbox WHERE kind = 'new_request' AND status = 'sent'", as: Int.self) }
