@@ -70,11 +70,12 @@ import Testing
         try MailLab.requireRunning()
         let fixture = try await GatewayFixture()
         _ = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester2@example.test", resource: "staging-web", reason: "slow"), now: Date())
-        let slow = SlowSender(wrapped: try labSender(), delay: .milliseconds(1500))
-        let worker = fixture.worker(sender: slow, lease: 0.5, claimRenewal: .milliseconds(100))
+        // Margins for a loaded machine: a renewal may stall for a second or two without the claim lapsing.
+        let slow = SlowSender(wrapped: try labSender(), delay: .seconds(5))
+        let worker = fixture.worker(sender: slow, lease: 3, claimRenewal: .milliseconds(250))
         async let drained = worker.drainOnce()
-        // Three leases into the first send, another gateway still finds nothing to claim.
-        try await Task.sleep(for: .milliseconds(1200))
+        // Well past the first lease, during the first send, another gateway still finds nothing to claim.
+        try await Task.sleep(for: .seconds(4))
         #expect(try await fixture.store.claimOutbox(now: Date(), limit: 10, lease: 60).isEmpty, "a claim in hand ran out")
         #expect(try await drained == 2)
         #expect(try await fixture.store.outboxEntries(status: .sent, limit: 10).count == 2)
