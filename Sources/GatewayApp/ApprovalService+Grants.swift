@@ -16,7 +16,7 @@ extension ApprovalService {
     /// - Throws: ``AccessDenied``, or ``RequestError`` (`unknown_grant`).
     public func revokeGrant(id: Int64, reason: String?, by actor: Actor) async throws -> GrantRevocation {
         let now = self.now
-        let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines).nilIfEmpty.map { String($0.prefix(500)) }
+        let reason = Self.revocationReason(reason)
         return try await storage.write { [self] tx in
             try requireGrantRevocation(actor, in: tx)
             guard let grant = try tx.grant(id: id) else { throw RequestError(.unknownGrant, "there is no grant \(id)") }
@@ -30,7 +30,7 @@ extension ApprovalService {
     public func revokeGrants(user: String, resource: String, reason: String?, by actor: Actor) async throws -> [Grant] {
         let user = EmailAddress.normalize(user)
         let now = self.now
-        let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines).nilIfEmpty.map { String($0.prefix(500)) }
+        let reason = Self.revocationReason(reason)
         return try await storage.write { [self] tx in
             try requireGrantRevocation(actor, in: tx)
             guard try tx.user(email: user) != nil else { throw RequestError(.unknownRequester, "\(user) is not a user of the directory") }
@@ -56,6 +56,12 @@ extension ApprovalService {
         return .revoked(ended)
     }
 
+    /// A reason as kept: trimmed, at most 500 characters, `nil` when empty.
+    static func revocationReason(_ text: String?) -> String? {
+        guard let trimmed = text?.trimmingCharacters(in: .whitespacesAndNewlines), !trimmed.isEmpty else { return nil }
+        return String(trimmed.prefix(500))
+    }
+
     private func requireGrantRevocation(_ actor: Actor, in tx: any StoreTransaction) throws {
         let email: String
         switch actor {
@@ -69,8 +75,4 @@ extension ApprovalService {
             throw AccessDenied("only admin, devops and access_reviewer users revoke access")
         }
     }
-}
-
-private extension String {
-    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

@@ -42,12 +42,17 @@ import Testing
         }
     }
 
-    @Test("The resource page lists the running grants with Revoke; revoking there ends the grant and comes back")
-    func resourcePageRevokes() async throws {
+    /// A fixture where requester1 holds a running grant on prod-db (approved by approver1).
+    static func fixtureWithGrant() async throws -> (WebFixture, Grant) {
         let fixture = try await WebFixture()
         let approved = try await fixture.request("requester1@example.test")
         _ = try await fixture.gateway.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
-        let grant = try #require(try await fixture.store.read { try $0.grant(requestID: approved.id) })
+        return (fixture, try #require(try await fixture.store.read { try $0.grant(requestID: approved.id) }))
+    }
+
+    @Test("The resource page lists the running grants with Revoke; revoking there ends the grant and comes back")
+    func resourcePageRevokes() async throws {
+        let (fixture, grant) = try await Self.fixtureWithGrant()
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
             try await browser.signIn(fixture, as: "reviewer@example.test")
@@ -64,10 +69,7 @@ import Testing
 
     @Test("A resource approver sees no Revoke and cannot post one")
     func approverCannotRevoke() async throws {
-        let fixture = try await WebFixture()
-        let approved = try await fixture.request("requester1@example.test")
-        _ = try await fixture.gateway.decide(DecisionAttempt(requestID: approved.id, reviewer: "approver1@example.test", action: .approve, channel: .cli), now: fixture.clock.now)
-        let grant = try #require(try await fixture.store.read { try $0.grant(requestID: approved.id) })
+        let (fixture, grant) = try await Self.fixtureWithGrant()
         try await fixture.application().test(.router) { client in
             let browser = WebClient(client)
             try await browser.signIn(fixture, as: "approver1@example.test")
