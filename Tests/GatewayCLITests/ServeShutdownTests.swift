@@ -5,12 +5,12 @@ import Testing
 @Suite(.serialized) struct ServeShutdownTests {
     static let gatewayUser = "approver18"
 
-    /// Starts `serve` with default intervals (a one-minute sweep, five-second polls) on a free port,
-    /// retrying another port if the one chosen is taken; returns once `/healthz` answers.
-    func startServe(_ cli: CLIHarness) async throws -> (process: Process, log: URL) {
+    /// Starts `serve` on a free port, retrying another port if the one chosen is taken; returns once
+    /// `/healthz` answers. `imapExtra` and `extra` go into the configuration (e.g. longer intervals).
+    func startServe(_ cli: CLIHarness, imapExtra: String = "", extra: String = "") async throws -> (process: Process, log: URL) {
         for _ in 0..<5 {
             let port = Int.random(in: 40_000...49_999)
-            try ("database: gateway.sqlite\ndirectory: directory.yaml\n" + CLIHarness.labConfiguration(gatewayUser: Self.gatewayUser, http: "127.0.0.1:\(port)"))
+            try ("database: gateway.sqlite\ndirectory: directory.yaml\n" + CLIHarness.labConfiguration(gatewayUser: Self.gatewayUser, http: "127.0.0.1:\(port)", imapExtra: imapExtra, extra: extra))
                 .write(toFile: cli.configPath, atomically: true, encoding: .utf8)
             let (serve, log) = try cli.launchServe(log: "serve-\(port)")
             let deadline = ContinuousClock.now + .seconds(20)
@@ -40,21 +40,26 @@ import Testing
         return curl.terminationStatus == 0
     }
 
-    @Test("An idle serve exits cleanly within 2 s of SIGTERM (sweeper, outbox, inbox, SMTP and web all stop)")
+    /// Every wait of `serve` ends on shutdown: with a ten-minute sweep and a ten-minute IMAP poll, a
+    /// sleep that ignored SIGTERM would hold the process for minutes. The bound leaves a loaded machine
+    /// (the whole suite runs in parallel on two cores) room; quiet, the stop takes about 0.2 s
+    /// (BENCHMARKS.md, "Graceful shutdown").
+    @Test("An idle serve exits cleanly within seconds of SIGTERM (sweeper, outbox, inbox, SMTP and web all stop)")
     func idleShutdownIsPrompt() async throws {
         let cli = try CLIHarness()
-        let (serve, log) = try await startServe(cli)
+        let (serve, log) = try await startServe(cli, imapExtra: "  poll_interval: 10m", extra: "notifications:\n  sweep_interval: 10m")
         defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
-        // Let every loop settle into its wait (the sweep's minute, the inbox's IDLE).
+        // Let every loop settle into its wait (the sweep's ten minutes, the inbox's IDLE).
         try await Task.sleep(for: .seconds(2))
         let clock = ContinuousClock()
         let start = clock.now
         kill(serve.processIdentifier, SIGTERM)
-        while serve.isRunning, clock.now - start < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
+        while serve.isRunning, clock.now - start < .seconds(30) { try await Task.sleep(for: .milliseconds(20)) }
         let elapsed = clock.now - start
         let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        print("serve stopped \(elapsed) after SIGTERM")
         #expect(!serve.isRunning)
-        #expect(elapsed < .seconds(2), "serve took \(elapsed) to stop: \(text.suffix(1500))")
+        #expect(elapsed < .seconds(6), "serve took \(elapsed) to stop: \(text.suffix(1500))")
         #expect(serve.terminationStatus == 0, "\(text.suffix(1500))")
         #expect(text.contains("approval-gateway stopped"))
     }
