@@ -22,6 +22,11 @@ public struct RequestJSON: Codable, Sendable, Hashable {
     public var channel: DecisionChannel?
     public var comment: String?
     public var resolvedAt: String?
+    /// Approvals counted so far, and how many the resource needs.
+    public var approvals: Int
+    public var approvalsRequired: Int
+    /// When the request was sent to the escalation reviewers, if it was.
+    public var escalatedAt: String?
 
     public init(_ request: AccessRequest) {
         id = request.id
@@ -39,12 +44,16 @@ public struct RequestJSON: Codable, Sendable, Hashable {
         channel = request.decision?.channel
         comment = request.decision?.comment
         resolvedAt = request.resolvedAt.map(RFC3339.string(from:))
+        approvals = request.state == .approved && !request.needsSeveralApprovals ? 1 : request.approvalCount
+        approvalsRequired = request.approvalsRequired
+        escalatedAt = request.escalatedAt.map(RFC3339.string(from:))
     }
 
     enum CodingKeys: String, CodingKey {
         case id, kind, status, requester, resource, reason
         case durationSeconds = "duration_seconds", createdAt = "created_at", expiresAt = "expires_at"
         case decidedAt = "decided_at", decidedBy = "decided_by", decision, channel, comment, resolvedAt = "resolved_at"
+        case approvals, approvalsRequired = "approvals_required", escalatedAt = "escalated_at"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -64,6 +73,9 @@ public struct RequestJSON: Codable, Sendable, Hashable {
         try container.encode(channel, forKey: .channel)
         try container.encode(comment, forKey: .comment)
         try container.encode(resolvedAt, forKey: .resolvedAt)
+        try container.encode(approvals, forKey: .approvals)
+        try container.encode(approvalsRequired, forKey: .approvalsRequired)
+        try container.encode(escalatedAt, forKey: .escalatedAt)
     }
 }
 
@@ -104,23 +116,51 @@ public struct GrantJSON: Codable, Sendable, Hashable {
     }
 }
 
-/// The answer to a decision that was made.
+/// The answer to a decision attempt that counted.
 public struct DecisionJSON: Codable, Sendable, Hashable {
+    /// What the attempt did.
+    public enum Result: String, Codable, Sendable, Hashable {
+        /// The request is decided (approved or denied).
+        case decided
+        /// The approval counted; the request needs more and stays pending.
+        case approvalRecorded = "approval_recorded"
+    }
+
+    public var result: Result
     public var request: RequestJSON
     public var grant: GrantJSON?
     /// What allowed it: `role:admin`, `group:db-approvers`.
     public var right: String
 
     public init(request: AccessRequest, grant: Grant?, right: ReviewRight) {
+        self.result = .decided
         self.request = RequestJSON(request)
         self.grant = grant.map(GrantJSON.init)
         self.right = right.description
     }
 
-    enum CodingKeys: String, CodingKey { case request, grant, right }
+    /// An approval short of the quorum.
+    public init(approvalRecordedOn request: AccessRequest, right: ReviewRight) {
+        self.result = .approvalRecorded
+        self.request = RequestJSON(request)
+        self.grant = nil
+        self.right = right.description
+    }
+
+    /// The body for a service outcome that counted; `nil` for a refusal.
+    public init?(_ outcome: DecisionOutcome) {
+        switch outcome {
+        case .decided(let request, let grant, let right): self.init(request: request, grant: grant, right: right)
+        case .approvalRecorded(let request, let right): self.init(approvalRecordedOn: request, right: right)
+        case .refused: return nil
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case result, request, grant, right }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(result, forKey: .result)
         try container.encode(request, forKey: .request)
         try container.encode(grant, forKey: .grant)
         try container.encode(right, forKey: .right)
@@ -208,6 +248,9 @@ public struct ResourceJSON: Codable, Sendable, Hashable {
     public var linkDecisions: Bool
     public var linkCodeRequired: Bool
     public var linkSignIn: Bool
+    public var approvalsRequired: Int
+    public var escalateAfterSeconds: Int?
+    public var escalationGroups: [String]
     public var active: Bool
 
     public init(_ resource: Resource) {
@@ -220,6 +263,9 @@ public struct ResourceJSON: Codable, Sendable, Hashable {
         linkDecisions = resource.linkDecisionsEnabled
         linkCodeRequired = resource.linkCodeRequired
         linkSignIn = resource.linkSignInRequired
+        approvalsRequired = resource.approvalsRequired
+        escalateAfterSeconds = resource.escalateAfterSeconds
+        escalationGroups = resource.escalationGroups
         active = resource.isActive
     }
 
@@ -227,6 +273,7 @@ public struct ResourceJSON: Codable, Sendable, Hashable {
         case name, approverGroups = "approver_groups", durationsSeconds = "durations_seconds", pendingTTLSeconds = "pending_ttl_seconds"
         case autoLockAfterDays = "auto_lock_after_days", replyDecisions = "reply_decisions", linkDecisions = "link_decisions"
         case linkCodeRequired = "link_code_required", linkSignIn = "link_sign_in", active
+        case approvalsRequired = "approvals_required", escalateAfterSeconds = "escalate_after_seconds", escalationGroups = "escalation_groups"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -240,6 +287,9 @@ public struct ResourceJSON: Codable, Sendable, Hashable {
         try container.encode(linkDecisions, forKey: .linkDecisions)
         try container.encode(linkCodeRequired, forKey: .linkCodeRequired)
         try container.encode(linkSignIn, forKey: .linkSignIn)
+        try container.encode(approvalsRequired, forKey: .approvalsRequired)
+        try container.encode(escalateAfterSeconds, forKey: .escalateAfterSeconds)
+        try container.encode(escalationGroups, forKey: .escalationGroups)
         try container.encode(active, forKey: .active)
     }
 }

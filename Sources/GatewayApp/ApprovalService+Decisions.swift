@@ -90,6 +90,19 @@ extension ApprovalService {
             return try refuse(attempt, error, request: try tx.request(id: request.id), in: tx, now: now)
         }
 
+        // Several approvals needed: this one is recorded, and decides only if it completes the quorum.
+        var quorum: [RecordedApproval] = []
+        if attempt.action == .approve, resource.approvalsRequired > 1 {
+            switch try countApproval(attempt, right: right, request: request, resource: resource, in: tx, now: now) {
+            case .refused(let refusal):
+                return try refuse(attempt, refusal, request: request, in: tx, now: now)
+            case .short(let pending):
+                return .approvalRecorded(pending, right: right)
+            case .complete(let counted):
+                quorum = counted
+            }
+        }
+
         // AUTHZ-4: the claim. Only an update that still finds the request pending wins.
         guard try tx.claimDecision(requestID: request.id, action: attempt.action, reviewer: attempt.reviewer, channel: attempt.channel, comment: attempt.comment, now: now) else {
             let current = try tx.request(id: request.id)
@@ -103,8 +116,9 @@ extension ApprovalService {
         if attempt.action == .approve {
             switch request.kind {
             case .jit:
-                let asked = request.durationSeconds ?? resource.allowedDurations.first ?? Resource.defaultDurations[0]
-                let duration = TimeInterval(min(asked, attempt.grantSeconds ?? asked))
+                // The shortest grant any counted approver chose (this one's alone without a quorum).
+                let chosen = quorum.isEmpty ? [attempt.grantSeconds] : quorum.map(\.grantSeconds)
+                let duration = TimeInterval(DecisionPolicy.grantSeconds(for: request, resource: resource, chosen: chosen))
                 grant = try tx.insertGrant(requestID: request.id, startsAt: now, endsAt: now.addingTimeInterval(duration))
             case .unlock:
                 try tx.liftLock(byRequest: request.id, now: now)
@@ -114,13 +128,94 @@ extension ApprovalService {
         detail["attempted"] = attempt.action.rawValue
         if let grant { detail["grant_ends_at"] = RFC3339.string(from: grant.endsAt) }
         if let seconds = attempt.grantSeconds, attempt.action == .approve { detail["granted_seconds"] = String(seconds) }
+        if !quorum.isEmpty {
+            detail["approvals"] = "\(quorum.count) of \(resource.approvalsRequired)"
+            detail["approvers"] = quorum.map(\.reviewer).joined(separator: ",")
+        }
         try tx.audit(.decide, .accepted, actor: attempt.reviewer, requestID: request.id, channel: attempt.channel, reason: right.description, detail: detail, at: now)
         if let nonce = attempt.tokenNonce {
             _ = try tx.markTokenUsed(nonceDigest: nonce, requestID: request.id, channel: attempt.channel, expiresAt: request.expiresAt, now: now)
         }
         guard let decided = try tx.request(id: request.id) else { throw ServiceInvariantError("request \(request.id) vanished while being decided") }
-        try enqueueOutcome(decided, grant: grant, in: tx, now: now)
+        try enqueueOutcome(decided, grant: grant, approvers: quorum.map(\.reviewer), in: tx, now: now)
         return .decided(decided, grant: grant, right: right)
+    }
+
+    /// What counting one more approval under a quorum led to.
+    enum ApprovalCount {
+        /// The reviewer had already approved.
+        case refused(DecisionRefusal)
+        /// Recorded; more approvals are needed. The request as it now stands.
+        case short(AccessRequest)
+        /// Recorded, and the approvals that count reach the quorum: these decide it.
+        case complete([RecordedApproval])
+    }
+
+    /// Records `attempt`'s approval and counts every approval again with each reviewer's rights now:
+    /// one approval per reviewer whatever the channel; someone who lost their right since approving
+    /// no longer counts, and the request keeps the reason. Short of the quorum, the approval is
+    /// audited (`approve`) and everyone notified hears "approved by X; N more needed".
+    func countApproval(
+        _ attempt: ResolvedAttempt, right: ReviewRight, request: AccessRequest, resource: Resource,
+        in tx: any StoreTransaction, now: Date
+    ) throws -> ApprovalCount {
+        let earlier = try tx.approvals(requestID: request.id)
+        do throws(DecisionRefusal) {
+            try DecisionPolicy.checkFirstApproval(by: attempt.reviewer, request: request, approvals: earlier)
+        } catch {
+            return .refused(error)
+        }
+        let approval = RecordedApproval(
+            requestID: request.id, reviewer: attempt.reviewer, channel: attempt.channel, right: right.description,
+            grantSeconds: attempt.grantSeconds, comment: attempt.comment, approvedAt: now
+        )
+        guard try tx.insertApproval(approval) else {
+            // Recorded between our read and our insert (a backend without serialised writes).
+            let recorded = try tx.approvals(requestID: request.id)
+            do throws(DecisionRefusal) {
+                try DecisionPolicy.checkFirstApproval(by: attempt.reviewer, request: request, approvals: recorded)
+            } catch {
+                return .refused(error)
+            }
+            throw ServiceInvariantError("the approval of \(attempt.reviewer) on request \(request.id) was neither recorded nor found")
+        }
+        var standing: [String: String?] = [attempt.reviewer: nil]
+        var counted = [approval]
+        for other in earlier {
+            let reason = DecisionPolicy.standing(
+                of: other, reviewer: try tx.user(email: other.reviewer), groups: try tx.groupNames(of: other.reviewer),
+                request: request, resource: resource
+            )
+            standing[other.reviewer] = reason
+            if reason == nil { counted.append(other) }
+        }
+        counted.sort { $0.approvedAt < $1.approvedAt }
+        try tx.recordApprovalStanding(requestID: request.id, voidReasons: standing, count: counted.count)
+        if counted.count >= resource.approvalsRequired { return .complete(counted) }
+
+        var detail = attempt.evidence
+        detail["attempted"] = attempt.action.rawValue
+        detail["approvals"] = "\(counted.count) of \(resource.approvalsRequired)"
+        if let seconds = attempt.grantSeconds { detail["granted_seconds"] = String(seconds) }
+        let voided = standing.compactMap { reviewer, reason in reason.map { _ in reviewer } }.sorted()
+        if !voided.isEmpty { detail["no_longer_counted"] = voided.joined(separator: ",") }
+        try tx.audit(.approve, .accepted, actor: attempt.reviewer, requestID: request.id, channel: attempt.channel, reason: right.description, detail: detail, at: now)
+        if let nonce = attempt.tokenNonce {
+            _ = try tx.markTokenUsed(nonceDigest: nonce, requestID: request.id, channel: attempt.channel, expiresAt: request.expiresAt, now: now)
+        }
+        let recipients = NotificationRecipients.forApprovalRecorded(
+            request, notified: try tx.notifiedRecipients(requestID: request.id), approver: attempt.reviewer, users: try tx.users()
+        )
+        var context = [
+            "approved_by": attempt.reviewer, "approvals": String(counted.count), "approvals_required": String(resource.approvalsRequired),
+            "approvers_so_far": counted.map(\.reviewer).joined(separator: ","),
+        ]
+        if let comment = attempt.comment { context["approval_comment"] = comment }
+        for recipient in recipients {
+            try tx.enqueue(.approvalRecorded, requestID: request.id, recipient: recipient, context: context, now: now)
+        }
+        guard let pending = try tx.request(id: request.id) else { throw ServiceInvariantError("request \(request.id) vanished while being approved") }
+        return .short(pending)
     }
 
     /// Audits a refused attempt and returns it.

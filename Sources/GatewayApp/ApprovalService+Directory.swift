@@ -40,6 +40,7 @@ extension ApprovalService {
             }
             let wanted = Array(Set(groups)).sorted()
             try tx.replaceApproverGroups(wanted, resource: resource)
+            try checkQuorumsReachable(in: tx)
             var detail = directoryAuditDetail(actor)
             detail["resource"] = resource
             detail["before"] = before.approverGroups.sorted().joined(separator: ",")
@@ -59,12 +60,29 @@ extension ApprovalService {
             let wanted = Array(Set(members.map(EmailAddress.normalize))).sorted()
             let before = try tx.groups().first { $0.name == group }?.members.sorted() ?? []
             try tx.replaceGroupMembers(wanted, group: group, create: create)
+            try checkQuorumsReachable(in: tx)
             var detail = directoryAuditDetail(actor)
             detail["group"] = group
             detail["before"] = before.joined(separator: ",")
             detail["after"] = wanted.joined(separator: ",")
             try tx.audit(.groupMembers, .accepted, actor: actor.auditName, channel: actor.channel, detail: detail, at: now)
             return Group(name: group, members: Set(wanted))
+        }
+    }
+
+    /// Refuses an edit (rolling its transaction back) that leaves an active resource with fewer
+    /// possible approvers than its `approvals_required`: its requests could never be approved.
+    func checkQuorumsReachable(in tx: any StoreTransaction) throws {
+        let users = try tx.users()
+        let groups = try tx.groups()
+        for resource in try tx.resources() where resource.isActive && resource.approvalsRequired > 1 {
+            let eligible = resource.eligibleReviewers(users: users, groups: groups).count
+            if resource.approvalsRequired > eligible {
+                throw DirectoryEditError(
+                    .quorumUnreachable,
+                    "\(resource.name) needs \(resource.approvalsRequired) approvals, and after this change only \(eligible) reviewer\(eligible == 1 ? "" : "s") could give one"
+                )
+            }
         }
     }
 

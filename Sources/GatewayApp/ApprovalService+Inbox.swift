@@ -100,7 +100,7 @@ extension ApprovalService {
         case .thread(let messageIDs):
             var found: (Int64, User, Date)?
             for id in messageIDs {
-                guard let entry = try tx.outboxEntry(messageID: id), [.newRequest, .reminder, .replyRefusal].contains(entry.kind),
+                guard let entry = try tx.outboxEntry(messageID: id), NotificationKind.decisionInvitations.contains(entry.kind),
                       let id = entry.requestID, let request = try tx.request(id: id),
                       let user = try tx.user(email: entry.recipient), user.isActive else { continue }
                 found = (id, user, request.expiresAt)
@@ -173,10 +173,21 @@ extension ApprovalService {
             if let comment = request.decision?.comment { context["comment"] = comment }
             let answer = PendingAnswer(kind: .replyConfirmation, reviewer: reviewer.email, requestID: requestID, context: context)
             return ReplyJudgement(outcome: .decided(action), answer: answer, request: request)
+        case .approvalRecorded(let request, _):
+            let context = [
+                "outcome": "approved", "partial": "true",
+                "approvals": String(request.approvalCount), "approvals_required": String(request.approvalsRequired),
+            ]
+            let answer = PendingAnswer(kind: .replyConfirmation, reviewer: reviewer.email, requestID: requestID, context: context)
+            return ReplyJudgement(outcome: .approvalCounted, answer: answer, request: request)
         case .refused(let refused, let request):
             var context: [String: String] = [:]
             if let state = request?.state { context["state"] = state.rawValue }
             if let decidedBy = request?.decision?.reviewer { context["decided_by"] = decidedBy }
+            if refused.code == .alreadyApproved, let request {
+                context["approvals"] = String(request.approvalCount)
+                context["approvals_required"] = String(request.approvalsRequired)
+            }
             return ReplyJudgement(outcome: .refused(refused.code), answer: refusal(refused.code, context))
         }
     }

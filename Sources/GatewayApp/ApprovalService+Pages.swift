@@ -13,6 +13,8 @@ public struct LinkView: Sendable, Hashable {
     /// Why the reviewer could not decide now, judged by the same policy as the decision; `nil` when
     /// they can (the decision itself judges again).
     public var refusal: DecisionRefusal?
+    /// The approvals so far of a request that needs several, judged with each reviewer's rights now.
+    public var approvals: [RecordedApproval]
 }
 
 extension ApprovalService {
@@ -29,13 +31,40 @@ extension ApprovalService {
                 request: request, resource: resource, reviewer: reviewer, reviewerGroups: try tx.groupNames(of: claims.subject),
                 channel: .link, now: now
             )
+            let approvals = try currentApprovals(of: request, resource: resource, in: tx)
             var refusal: DecisionRefusal?
             do throws(DecisionRefusal) {
                 _ = try DecisionPolicy.authorize(facts)
+                try DecisionPolicy.checkFirstApproval(by: claims.subject, request: request, approvals: approvals)
             } catch {
                 refusal = error
             }
-            return LinkView(request: request, resource: resource, reviewer: reviewer, tokenUsed: used, refusal: refusal)
+            return LinkView(request: request, resource: resource, reviewer: reviewer, tokenUsed: used, refusal: refusal, approvals: approvals)
+        }
+    }
+
+    /// The approvals of a request that needs several, for its pages: each judged with its
+    /// reviewer's rights now, so that one who lost their right shows as no longer counting even
+    /// before the next approval counts again. Empty for a request that needs one approval.
+    public func approvals(of request: AccessRequest, for viewer: Viewer) async throws -> [RecordedApproval] {
+        guard request.needsSeveralApprovals || request.approvalCount > 0, viewer.maySee(request) else { return [] }
+        return try await storage.read { [self] tx in
+            guard let resource = try tx.resource(named: request.resource) else { return [] }
+            return try currentApprovals(of: request, resource: resource, in: tx)
+        }
+    }
+
+    func currentApprovals(of request: AccessRequest, resource: Resource, in tx: any StoreTransaction) throws -> [RecordedApproval] {
+        guard request.needsSeveralApprovals || request.approvalCount > 0 else { return [] }
+        return try tx.approvals(requestID: request.id).map { approval in
+            // A decided request keeps the standing it was decided with.
+            guard request.state == .pending else { return approval }
+            var current = approval
+            current.voidReason = DecisionPolicy.standing(
+                of: approval, reviewer: try tx.user(email: approval.reviewer), groups: try tx.groupNames(of: approval.reviewer),
+                request: request, resource: resource
+            )
+            return current
         }
     }
 

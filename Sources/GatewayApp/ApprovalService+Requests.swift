@@ -109,7 +109,7 @@ extension ApprovalService {
     }
 
     /// Queues the outcome emails of a request that just left `pending`.
-    func enqueueOutcome(_ request: AccessRequest, grant: Grant? = nil, in tx: any StoreTransaction, now: Date) throws {
+    func enqueueOutcome(_ request: AccessRequest, grant: Grant? = nil, approvers: [String] = [], in tx: any StoreTransaction, now: Date) throws {
         let kind: NotificationKind
         switch request.state {
         case .pending: return
@@ -129,6 +129,8 @@ extension ApprovalService {
             context["grant_ends_at"] = RFC3339.string(from: grant.endsAt)
             context["granted_seconds"] = String(Int(grant.endsAt.timeIntervalSince(grant.startsAt).rounded()))
         }
+        // Under a quorum: everyone whose approval counted.
+        if !approvers.isEmpty { context["approvers"] = approvers.joined(separator: ", ") }
         for recipient in recipients {
             try tx.enqueue(kind, requestID: request.id, recipient: recipient, context: context, now: now)
         }
@@ -228,7 +230,7 @@ extension ApprovalService {
             guard let request = try tx.request(id: id) else { return nil }
             if request.requester == user { return request }
             guard let reviewer = try tx.user(email: user), let resource = try tx.resource(named: request.resource),
-                  DecisionPolicy.reviewRight(of: reviewer, groups: try tx.groupNames(of: user), for: resource) != nil else { return nil }
+                  DecisionPolicy.reviewRight(of: reviewer, groups: try tx.groupNames(of: user), for: resource, request: request) != nil else { return nil }
             return request
         }
     }

@@ -63,6 +63,9 @@ struct DirectoryCommand: AsyncParsableCommand {
                             ("pending_ttl", .string(DurationText.format(seconds: resource.pendingTTL))),
                             ("auto_lock_after_days", .number(resource.autoLockAfterDays)),
                             ("link_sign_in", .bool(resource.linkSignInRequired)),
+                            ("approvals_required", .number(resource.approvalsRequired)),
+                            ("escalate_after", resource.escalateAfterSeconds.map { .string(DurationText.format(seconds: $0)) } ?? .null),
+                            ("escalation_groups", .array(resource.escalationGroups.map(JSONValue.string))),
                             ("active", .bool(resource.isActive)),
                         ])
                     })),

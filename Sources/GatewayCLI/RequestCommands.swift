@@ -104,7 +104,7 @@ struct RequestCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The request id.") var id: Int64
         @Option(help: "Email of the reviewer deciding.") var reviewer: String
-        @Flag(help: "Approve the request.") var approve = false
+        @Flag(help: "Approve the request (one approval of several when the resource needs more).") var approve = false
         @Flag(help: "Deny the request.") var deny = false
         @Option(help: "Why; shown to the requester.") var comment: String?
         @Option(help: "With --approve: grant less time than asked (1h, 30m); never more.") var duration: String?
@@ -128,6 +128,9 @@ struct RequestCommand: AsyncParsableCommand {
                 )
                 switch outcome {
                 case .decided(let request, _, _):
+                    Output.json(RequestJSON(request))
+                case .approvalRecorded(let request, _):
+                    Output.note("approval recorded: \(request.approvalCount) of \(request.approvalsRequired); request \(request.id) stays pending until another reviewer approves")
                     Output.json(RequestJSON(request))
                 case .refused(let refusal, _):
                     throw CLIFailure("decision refused: \(refusal.detail) (\(refusal.code.rawValue))", exitCode: CLIFailure.refusedExitCode)

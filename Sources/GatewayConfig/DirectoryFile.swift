@@ -16,6 +16,9 @@ import Yams
 ///     durations: [1h, 4h, 8h]          # allowed JIT durations; default [1h, 8h, 24h]
 ///     pending_ttl: 24h                 # optional
 ///     auto_lock_after_days: 30         # optional
+///     approvals_required: 2            # distinct approvers needed; default 1
+///     escalate_after: 2h               # optional: then sent to the escalation reviewers
+///     escalation_groups: [sec-leads]   # default: the admin review roles
 /// ```
 ///
 /// Reading is all or nothing: any problem (unknown keys, roles, users or groups, duplicates, bad
@@ -45,7 +48,7 @@ public enum DirectoryFile {
         let users = parseUsers(top["users"], walker: &walker)
         let knownUsers = Set(users.map(\.email))
         let groups = parseGroups(top["groups"], knownUsers: knownUsers, walker: &walker)
-        let resources = parseResources(top["resources"], knownGroups: Set(groups.map(\.name)), walker: &walker)
+        let resources = parseResources(top["resources"], users: users, groups: groups, walker: &walker)
         guard walker.problems.isEmpty else { throw ConfigurationError(file: file, problems: walker.problems) }
         return DirectorySnapshot(users: users, groups: groups, resources: resources)
     }
@@ -120,13 +123,15 @@ public enum DirectoryFile {
         return groups
     }
 
-    private static func parseResources(_ node: Node?, knownGroups: Set<String>, walker: inout YAMLWalker) -> [Resource] {
+    private static func parseResources(_ node: Node?, users: [User], groups: [Group], walker: inout YAMLWalker) -> [Resource] {
         guard let node, let items = walker.sequence(node, path: "resources") else { return [] }
+        let knownGroups = Set(groups.map(\.name))
         var resources: [Resource] = []
         var seen: [String: Int] = [:]
         let keys: Set<String> = [
             "name", "approver_groups", "durations", "pending_ttl", "auto_lock_after_days",
             "reply_decisions", "link_decisions", "link_code_required", "link_sign_in",
+            "approvals_required", "escalate_after", "escalation_groups",
         ]
         for (index, item) in items.enumerated() {
             var path = "resources[\(index)]"
@@ -191,6 +196,38 @@ public enum DirectoryFile {
                     continue
                 }
                 resource[keyPath: keyPath] = flag
+            }
+            if let groupsNode = fields["escalation_groups"], let names = walker.strings(groupsNode, path: "\(path).escalation_groups") {
+                for group in names where !knownGroups.contains(group) {
+                    walker.problem(path, groupsNode, "escalation group \"\(group)\" is not a group of the directory")
+                }
+                if Set(names).count != names.count {
+                    walker.problem(path, groupsNode, "an escalation group is listed twice")
+                }
+                resource.escalationGroups = names
+            }
+            if let afterNode = fields["escalate_after"], let text = walker.string(afterNode, path: "\(path).escalate_after") {
+                if let value = DurationText.seconds(from: text) {
+                    resource.escalateAfterSeconds = value
+                    if value >= resource.pendingTTL {
+                        walker.problem(path, afterNode, "escalate_after (\(text)) must be shorter than pending_ttl (\(DurationText.format(seconds: resource.pendingTTL))): the request would expire first")
+                    }
+                } else {
+                    walker.problem(path, afterNode, "bad escalate_after \"\(text)\" (use forms like 30m, 2h, 1d)")
+                }
+            } else if fields["escalation_groups"] != nil {
+                walker.problem(path, fields["escalation_groups"]!, "escalation_groups needs escalate_after (when to escalate)")
+            }
+            if let quorumNode = fields["approvals_required"], let text = walker.string(quorumNode, path: "\(path).approvals_required") {
+                let eligible = resource.eligibleReviewers(users: users, groups: groups).count
+                if let count = Int(text), count >= 1 {
+                    if count > eligible {
+                        walker.problem(path, quorumNode, "approvals_required is \(count), but only \(eligible) reviewer\(eligible == 1 ? "" : "s") (admin roles and approver group members) may approve \(name)")
+                    }
+                    resource.approvalsRequired = count
+                } else {
+                    walker.problem(path, quorumNode, "approvals_required must be a whole number from 1, not \"\(text)\"")
+                }
             }
             if walker.problems.count == problemsBefore { resources.append(resource) }
         }

@@ -64,11 +64,18 @@ public struct AccessRequest: Sendable, Hashable, Codable, Identifiable {
     /// When the request left ``RequestState/pending`` by expiry or cancellation (decisions carry their own time).
     public var resolvedAt: Date?
     public var decision: Decision?
+    /// Approvals that counted toward the quorum when last counted (at the latest approval).
+    public var approvalCount: Int
+    /// The quorum: the resource's `approvals_required` now.
+    public var approvalsRequired: Int
+    /// When the request was sent to the escalation reviewers, if it was.
+    public var escalatedAt: Date?
 
     public init(
         id: Int64, kind: RequestKind, requester: String, resource: String, reason: String,
         durationSeconds: Int?, state: RequestState, createdAt: Date, expiresAt: Date,
-        resolvedAt: Date? = nil, decision: Decision? = nil
+        resolvedAt: Date? = nil, decision: Decision? = nil,
+        approvalCount: Int = 0, approvalsRequired: Int = 1, escalatedAt: Date? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -81,10 +88,50 @@ public struct AccessRequest: Sendable, Hashable, Codable, Identifiable {
         self.expiresAt = expiresAt
         self.resolvedAt = resolvedAt
         self.decision = decision
+        self.approvalCount = approvalCount
+        self.approvalsRequired = approvalsRequired
+        self.escalatedAt = escalatedAt
     }
+
+    /// Whether the request needs more than one approval.
+    public var needsSeveralApprovals: Bool { approvalsRequired > 1 }
 
     /// Whether the request is still pending and its deadline has not passed at `now`.
     public func isOpen(at now: Date) -> Bool { state == .pending && now < expiresAt }
+}
+
+/// One reviewer's approval of a request that needs several (``Resource/approvalsRequired``).
+///
+/// Every approval is kept; whether it still counts is judged again at each later approval, with
+/// the reviewer's rights at that moment (``DecisionPolicy/standing(of:reviewer:groups:request:resource:)``).
+public struct RecordedApproval: Sendable, Hashable, Codable {
+    public var requestID: Int64
+    public var reviewer: String
+    public var channel: DecisionChannel
+    /// The right that allowed it when it was given (`group:db-approvers`, `role:admin`).
+    public var right: String
+    /// A shorter grant than asked, if the reviewer chose one.
+    public var grantSeconds: Int?
+    public var comment: String?
+    public var approvedAt: Date
+    /// Why the approval no longer counts (set at a later count), or `nil` when it counts.
+    public var voidReason: String?
+
+    public init(
+        requestID: Int64, reviewer: String, channel: DecisionChannel, right: String, grantSeconds: Int?,
+        comment: String?, approvedAt: Date, voidReason: String? = nil
+    ) {
+        self.requestID = requestID
+        self.reviewer = reviewer
+        self.channel = channel
+        self.right = right
+        self.grantSeconds = grantSeconds
+        self.comment = comment
+        self.approvedAt = approvedAt
+        self.voidReason = voidReason
+    }
+
+    public var counts: Bool { voidReason == nil }
 }
 
 /// Time-boxed access created by approving a JIT request.

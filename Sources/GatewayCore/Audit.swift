@@ -3,6 +3,10 @@ import Foundation
 /// What an audit record is about. Stored by its raw value; an unknown value read back is an error.
 public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case create, decide, cancel, expire, lock, revoke
+    /// An approval counted toward a quorum that it did not complete (the completing one is `decide`).
+    case approve
+    /// A pending request sent to the escalation reviewers.
+    case escalate
     case inbound
     case signIn = "sign_in", signOut = "sign_out", signInLink = "sign_in_link"
     case linkCode = "link_code"
@@ -108,6 +112,8 @@ public struct DirectoryEditError: Error, Sendable, Hashable, CustomStringConvert
         case unknownGroup = "unknown_group"
         case unknownUser = "unknown_user"
         case notAllowed = "not_allowed"
+        /// The edit would leave a resource with fewer possible approvers than its `approvals_required`.
+        case quorumUnreachable = "quorum_unreachable"
     }
 
     public var code: Code

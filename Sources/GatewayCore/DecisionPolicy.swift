@@ -36,6 +36,9 @@ public struct DecisionRefusal: Error, Sendable, Hashable, CustomStringConvertibl
         /// An approval for longer than the requester asked, for no time at all, or with a duration
         /// on a request that has none (an unlock).
         case durationNotAllowed = "duration_not_allowed"
+        /// The reviewer already approved this request, which needs several distinct approvers:
+        /// a second approval, through any channel, does not count twice.
+        case alreadyApproved = "already_approved"
     }
 
     public var code: Code
@@ -61,11 +64,14 @@ public enum ReviewRight: Sendable, Hashable, CustomStringConvertible {
     case role(AdminRole)
     /// Membership of one of the resource's approver groups.
     case approverGroup(String)
+    /// Membership of one of the resource's escalation groups, once the request was escalated.
+    case escalationGroup(String)
 
     public var description: String {
         switch self {
         case .role(let role): "role:\(role.rawValue)"
         case .approverGroup(let group): "group:\(group)"
+        case .escalationGroup(let group): "escalation:\(group)"
         }
     }
 }
@@ -100,7 +106,8 @@ public enum DecisionPolicy {
         }
     }
 
-    /// The right that lets `user` review requests for `resource`, if any. Ignores self-decision.
+    /// The right that lets `user` review requests for `resource` before any escalation, if any.
+    /// Ignores self-decision.
     public static func reviewRight(of user: User, groups: Set<String>, for resource: Resource) -> ReviewRight? {
         guard user.isActive else { return nil }
         if user.role.reviewsEverything { return .role(user.role) }
@@ -108,13 +115,46 @@ public enum DecisionPolicy {
         return nil
     }
 
-    /// Judges a decision attempt.
-    ///
-    /// Rights come first, so that someone with no rights learns nothing about the request's state:
-    /// unknown reviewer, self-decision (AUTHZ-1), no right (AUTHZ-2), channel switched off; then
-    /// the state (AUTHZ-3) and the deadline (AUTHZ-5).
-    /// - Returns: the right that allows the decision.
-    /// - Throws: ``DecisionRefusal`` naming the first rule that refuses it.
+    /// The right that lets `user` review `request` now: the resource's reviewers, and once the
+    /// request was escalated, the members of the resource's escalation groups. Ignores self-decision.
+    public static func reviewRight(of user: User, groups: Set<String>, for resource: Resource, request: AccessRequest) -> ReviewRight? {
+        if let right = reviewRight(of: user, groups: groups, for: resource) { return right }
+        guard user.isActive, request.escalatedAt != nil else { return nil }
+        return resource.escalationGroups.sorted().first(where: groups.contains).map(ReviewRight.escalationGroup)
+    }
+
+    /// Whether an approval given earlier still counts, judged with the reviewer's rights now:
+    /// `nil` when it counts, else why not. Someone removed from the directory or from the approver
+    /// groups after approving no longer counts; the requester never does.
+    public static func standing(of approval: RecordedApproval, reviewer: User?, groups: Set<String>, request: AccessRequest, resource: Resource) -> String? {
+        guard let reviewer, reviewer.isActive else { return "\(approval.reviewer) is no longer an active user of the directory" }
+        if reviewer.email == EmailAddress.normalize(request.requester) { return "\(approval.reviewer) requested this access" }
+        guard reviewRight(of: reviewer, groups: groups, for: resource, request: request) != nil else {
+            return "\(approval.reviewer) is no longer a reviewer of \(resource.name)"
+        }
+        return nil
+    }
+
+    /// One approval per reviewer under a quorum, whatever the channel: a reviewer found among
+    /// `approvals` is refused with ``DecisionRefusal/Code/alreadyApproved``.
+    public static func checkFirstApproval(by reviewer: String, request: AccessRequest, approvals: [RecordedApproval]) throws(DecisionRefusal) {
+        guard let mine = approvals.first(where: { $0.reviewer == EmailAddress.normalize(reviewer) }) else { return }
+        let counted = approvals.filter(\.counts).count
+        throw DecisionRefusal(
+            .alreadyApproved,
+            detail: "\(mine.reviewer) already approved request \(request.id) (\(mine.channel.rawValue), \(RFC3339.string(from: mine.approvedAt))); "
+                + "\(counted) of \(request.approvalsRequired) approvals so far: another reviewer must approve",
+            state: request.state
+        )
+    }
+
+    /// The grant of an approved JIT request: what was asked, shortened by any reviewer who chose
+    /// less. Under a quorum the shortest of the counted approvals wins.
+    public static func grantSeconds(for request: AccessRequest, resource: Resource, chosen: [Int?]) -> Int {
+        let asked = request.durationSeconds ?? resource.allowedDurations.first ?? Resource.defaultDurations[0]
+        return chosen.compactMap { $0 }.reduce(asked, min)
+    }
+
     /// Checks an approval for less time than asked: more than nothing, never longer than the
     /// request's duration, and only for a request that grants time (not an unlock).
     public static func checkShorterGrant(_ seconds: Int, request: AccessRequest, resource: Resource) throws(DecisionRefusal) {
@@ -131,6 +171,13 @@ public enum DecisionPolicy {
         }
     }
 
+    /// Judges a decision attempt.
+    ///
+    /// Rights come first, so that someone with no rights learns nothing about the request's state:
+    /// unknown reviewer, self-decision (AUTHZ-1), no right (AUTHZ-2), channel switched off; then
+    /// the state (AUTHZ-3) and the deadline (AUTHZ-5).
+    /// - Returns: the right that allows the decision.
+    /// - Throws: ``DecisionRefusal`` naming the first rule that refuses it.
     public static func authorize(_ facts: Facts) throws(DecisionRefusal) -> ReviewRight {
         let request = facts.request
         guard let reviewer = facts.reviewer, reviewer.isActive else {
@@ -139,10 +186,11 @@ public enum DecisionPolicy {
         if reviewer.email == EmailAddress.normalize(request.requester) {
             throw DecisionRefusal(.selfDecision, detail: "\(reviewer.email) requested this access and cannot decide it")
         }
-        guard let right = reviewRight(of: reviewer, groups: facts.reviewerGroups, for: facts.resource) else {
+        guard let right = reviewRight(of: reviewer, groups: facts.reviewerGroups, for: facts.resource, request: request) else {
             throw DecisionRefusal(
                 .notAllowed,
                 detail: "\(reviewer.email) has no admin review role and is not in an approver group of \(facts.resource.name)"
+                    + (request.escalatedAt != nil && !facts.resource.escalationGroups.isEmpty ? " or its escalation groups" : "")
             )
         }
         switch facts.channel {

@@ -51,6 +51,15 @@ public struct Resource: Sendable, Hashable, Codable {
     /// Only an admin relaxes it, for a low-risk resource (`link_sign_in: false`); the relaxed
     /// decisions are flagged in the audit log.
     public var linkSignInRequired: Bool
+    /// How many distinct eligible reviewers must approve before a request is approved (at least 1).
+    /// One deny from an eligible reviewer denies it at once, whatever this says.
+    public var approvalsRequired: Int
+    /// A request still pending this many seconds after it was opened is sent to the escalation
+    /// reviewers, once; `nil` turns escalation off.
+    public var escalateAfterSeconds: Int?
+    /// The groups whose members may decide a request once it was escalated. Empty: the admin review
+    /// roles only (who may decide every request anyway).
+    public var escalationGroups: [String]
     public var isActive: Bool
 
     /// JIT durations offered when a resource names none: 1 hour, 8 hours, 24 hours.
@@ -68,6 +77,9 @@ public struct Resource: Sendable, Hashable, Codable {
         linkDecisionsEnabled: Bool = true,
         linkCodeRequired: Bool = false,
         linkSignInRequired: Bool = true,
+        approvalsRequired: Int = 1,
+        escalateAfterSeconds: Int? = nil,
+        escalationGroups: [String] = [],
         isActive: Bool = true
     ) {
         self.name = name
@@ -79,7 +91,21 @@ public struct Resource: Sendable, Hashable, Codable {
         self.linkDecisionsEnabled = linkDecisionsEnabled
         self.linkCodeRequired = linkCodeRequired
         self.linkSignInRequired = linkSignInRequired
+        self.approvalsRequired = approvalsRequired
+        self.escalateAfterSeconds = escalateAfterSeconds
+        self.escalationGroups = escalationGroups
         self.isActive = isActive
+    }
+
+    /// The distinct active users who may review this resource's requests before any escalation:
+    /// the admin review roles and the active members of the approver groups.
+    public func eligibleReviewers(users: [User], groups: [Group]) -> Set<String> {
+        let active = Set(users.filter(\.isActive).map(\.email))
+        var eligible = Set(users.filter { $0.isActive && $0.role.reviewsEverything }.map(\.email))
+        for group in groups where approverGroups.contains(group.name) {
+            eligible.formUnion(group.members.filter(active.contains))
+        }
+        return eligible
     }
 }
 

@@ -37,6 +37,20 @@ public enum NotificationKind: String, Sendable, Codable, CaseIterable {
     case signIn = "sign_in"
     /// To the requester: their access was ended early.
     case grantRevoked = "grant_revoked"
+    /// An approval short of the quorum ("approved by X; 1 more approval needed"), to everyone
+    /// notified of the request and to the requester.
+    case approvalRecorded = "approval_recorded"
+    /// A request still pending at its resource's `escalate_after`, to the escalation reviewers,
+    /// who may now decide it.
+    case escalated
+    /// To the reviewers first notified: the request was sent to the escalation reviewers.
+    case escalationNotice = "escalation_notice"
+}
+
+extension NotificationKind {
+    /// The emails that invite their recipient to decide: they carry the recipient's signed links and
+    /// reply address, and a reply in their thread is read as that recipient's decision.
+    public static let decisionInvitations: Set<NotificationKind> = [.newRequest, .reminder, .replyRefusal, .approvalRecorded, .escalated]
 }
 
 /// Someone to email, and why they qualify.
@@ -93,6 +107,41 @@ public enum NotificationRecipients {
         for user in users where user.isActive && user.role.reviewsEverything && user.email != decider && chosen[user.email] == nil {
             if (preferences[user.email] ?? .default).outcomes {
                 chosen[user.email] = NotificationRecipient(email: user.email, reason: "role:\(user.role.rawValue)")
+            }
+        }
+        return chosen.values.sorted { $0.email < $1.email }
+    }
+
+    /// Recipients of an approval short of the quorum: the requester and everyone notified of the
+    /// request, except the reviewer who approved (their channel answers them).
+    public static func forApprovalRecorded(
+        _ request: AccessRequest, notified: [String], approver: String, users: [User]
+    ) -> [NotificationRecipient] {
+        let approver = EmailAddress.normalize(approver)
+        let active = Set(users.filter(\.isActive).map(\.email))
+        let requester = EmailAddress.normalize(request.requester)
+        var chosen: [String: NotificationRecipient] = [requester: NotificationRecipient(email: requester, reason: "requester")]
+        for email in notified.map(EmailAddress.normalize) where email != approver && active.contains(email) && chosen[email] == nil {
+            chosen[email] = NotificationRecipient(email: email, reason: "notified")
+        }
+        return chosen.values.sorted { $0.email < $1.email }
+    }
+
+    /// Recipients of an escalation: the active members of the resource's escalation groups, or the
+    /// active admin-role users when it names none; never the requester.
+    public static func forEscalation(_ request: AccessRequest, resource: Resource, users: [User], groups: [Group]) -> [NotificationRecipient] {
+        let active = Dictionary(users.filter(\.isActive).map { ($0.email, $0) }, uniquingKeysWith: { first, _ in first })
+        let requester = EmailAddress.normalize(request.requester)
+        var chosen: [String: NotificationRecipient] = [:]
+        if resource.escalationGroups.isEmpty {
+            for user in active.values where user.role.reviewsEverything && user.email != requester {
+                chosen[user.email] = NotificationRecipient(email: user.email, reason: "role:\(user.role.rawValue)")
+            }
+        } else {
+            for group in groups.sorted(by: { $0.name < $1.name }) where resource.escalationGroups.contains(group.name) {
+                for member in group.members.sorted() where member != requester && active[member] != nil && chosen[member] == nil {
+                    chosen[member] = NotificationRecipient(email: member, reason: "escalation:\(group.name)")
+                }
             }
         }
         return chosen.values.sorted { $0.email < $1.email }

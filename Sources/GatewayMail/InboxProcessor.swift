@@ -121,11 +121,13 @@ public struct InboxProcessor: Service {
             logger.info("inbox: message \(summary.uid) was already processed (\(result.outcome)); nothing more is done", metadata: metadata)
         } else if case .decided = result.outcome, let request = result.request {
             logger.info("inbox: request \(request.id) \(request.state.rawValue) by \(request.decision?.reviewer ?? "?") by reply", metadata: metadata)
+        } else if case .approvalCounted = result.outcome, let request = result.request {
+            logger.info("inbox: request \(request.id) approved by reply: \(request.approvalCount) of \(request.approvalsRequired) approvals", metadata: metadata)
         } else {
             logger.info("inbox: message \(summary.uid) changed nothing: \(result.outcome)\(result.answered ? " (answered)" : "")", metadata: metadata)
         }
         // IMAP-3: only after the commit.
-        let decided = if case .decided = result.outcome { true } else { false }
+        let decided = result.outcome.disposition == .decided
         try await moveAside(summary.uid, to: decided ? policy.processedFolder : policy.rejectedFolder)
     }
 

@@ -42,6 +42,9 @@ enum ReplyRefusalText {
         case .tokenUsed?: return "this reply address was already used for a decision."
         case .durationNotAllowed?:
             return "you may grant less time than was asked, never more (and no time at all on an unlock request). Reply \"approve\" for the time asked, or a shorter one such as \"approve 1h\"."
+        case .alreadyApproved?:
+            let counted = context["approvals"].map { " (\($0) of \(context["approvals_required"] ?? "?") approvals so far)" } ?? ""
+            return "you already approved this request\(counted), and one reviewer counts once. It needs another reviewer's approval; nothing more is needed from you."
         case .signInRequired?, .wrongSession?, .tokenMismatch?, .wrongCode?, .codeLocked?, .forbidden?, nil:
             return "it could not be accepted."
         }

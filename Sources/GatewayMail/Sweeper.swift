@@ -49,6 +49,9 @@ public struct Sweeper: Service {
                 logger.info("reminder sent for request \(id)")
             }
         }
+        for id in try await service.escalateOverdueRequests() {
+            logger.info("request \(id) escalated: still pending after its resource's escalate_after")
+        }
         for lock in try await service.autoLock() {
             logger.info("locked \(lock.user) out of \(lock.resource) after a period without use")
         }

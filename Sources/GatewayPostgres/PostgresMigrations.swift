@@ -21,6 +21,29 @@ public enum PostgresMigrations {
             ALTER TABLE grants ADD COLUMN revoked_by TEXT;
             ALTER TABLE grants ADD COLUMN revoke_reason TEXT;
             """),
+        // Several approvals per request, and escalation of requests left pending too long.
+        Migration(id: "v3-quorum-escalation", sql: """
+            ALTER TABLE resources ADD COLUMN approvals_required BIGINT NOT NULL DEFAULT 1;
+            ALTER TABLE resources ADD COLUMN escalate_after_seconds BIGINT;
+            CREATE TABLE resource_escalation_groups (
+                resource_id BIGINT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+                group_id BIGINT NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+                PRIMARY KEY (resource_id, group_id)
+            );
+            ALTER TABLE access_requests ADD COLUMN approval_count BIGINT NOT NULL DEFAULT 0;
+            ALTER TABLE access_requests ADD COLUMN escalated_at TIMESTAMPTZ;
+            CREATE TABLE request_approvals (
+                request_id BIGINT NOT NULL REFERENCES access_requests(id),
+                reviewer_id BIGINT NOT NULL REFERENCES users(id),
+                channel TEXT NOT NULL,
+                review_right TEXT NOT NULL,
+                grant_seconds BIGINT,
+                comment TEXT,
+                approved_at TIMESTAMPTZ NOT NULL,
+                void_reason TEXT,
+                PRIMARY KEY (request_id, reviewer_id)
+            );
+            """),
     ]
 
     /// A constant key for the advisory lock that serialises migrations across gateways.

@@ -171,12 +171,14 @@ extension PostgresTransaction: DirectoryRepository {
             if let old = existing[resource.name] {
                 var comparable = resource
                 comparable.approverGroups = comparable.approverGroups.sorted()
+                comparable.escalationGroups = comparable.escalationGroups.sorted()
                 guard old != comparable else { continue }
                 guard let id = try value("""
                     UPDATE resources SET durations = \(durations), pending_ttl = \(resource.pendingTTL),
                         auto_lock_after_days = \(resource.autoLockAfterDays), reply_decisions = \(resource.replyDecisionsEnabled),
                         link_decisions = \(resource.linkDecisionsEnabled), link_code_required = \(resource.linkCodeRequired),
-                        link_sign_in = \(resource.linkSignInRequired), active = \(resource.isActive)
+                        link_sign_in = \(resource.linkSignInRequired), approvals_required = \(resource.approvalsRequired),
+                        escalate_after_seconds = \(resource.escalateAfterSeconds), active = \(resource.isActive)
                     WHERE name = \(resource.name)
                     RETURNING id
                     """, as: Int64.self) else {
@@ -184,14 +186,15 @@ extension PostgresTransaction: DirectoryRepository {
                 }
                 resourceID = id
                 try execute("DELETE FROM resource_approver_groups WHERE resource_id = \(resourceID)")
+                try execute("DELETE FROM resource_escalation_groups WHERE resource_id = \(resourceID)")
                 report.resourcesUpdated += 1
             } else {
                 guard let id = try value("""
                     INSERT INTO resources (durations, pending_ttl, auto_lock_after_days, reply_decisions,
-                        link_decisions, link_code_required, link_sign_in, active, name)
+                        link_decisions, link_code_required, link_sign_in, approvals_required, escalate_after_seconds, active, name)
                     VALUES (\(durations), \(resource.pendingTTL), \(resource.autoLockAfterDays), \(resource.replyDecisionsEnabled),
                         \(resource.linkDecisionsEnabled), \(resource.linkCodeRequired), \(resource.linkSignInRequired),
-                        \(resource.isActive), \(resource.name))
+                        \(resource.approvalsRequired), \(resource.escalateAfterSeconds), \(resource.isActive), \(resource.name))
                     RETURNING id
                     """, as: Int64.self) else {
                     throw PostgresStoreError("resource \(resource.name) could not be created")
@@ -204,6 +207,12 @@ extension PostgresTransaction: DirectoryRepository {
                     throw PostgresStoreError("resource \(resource.name) names approver group \(group), which does not exist")
                 }
                 try execute("INSERT INTO resource_approver_groups (resource_id, group_id) VALUES (\(resourceID), \(groupID))")
+            }
+            for group in Set(resource.escalationGroups).sorted() {
+                guard let groupID = try value("SELECT id FROM groups WHERE name = \(group)", as: Int64.self) else {
+                    throw PostgresStoreError("resource \(resource.name) names escalation group \(group), which does not exist")
+                }
+                try execute("INSERT INTO resource_escalation_groups (resource_id, group_id) VALUES (\(resourceID), \(groupID))")
             }
         }
         let listed = Set(resources.map(\.name))
@@ -248,14 +257,22 @@ extension PostgresTransaction {
 
     func fetchResource(name: String) throws -> Resource? {
         guard let row = try row("SELECT * FROM resources WHERE name = \(name)", table: "resources") else { return nil }
-        return try Resource(stored: row, approverGroups: approverGroupNames(resourceID: row("id")))
+        return try Resource(stored: row, approverGroups: approverGroupNames(resourceID: row("id")), escalationGroups: escalationGroupNames(resourceID: row("id")))
     }
 
     /// Every resource, active or not, by name.
     func fetchResources() throws -> [Resource] {
         try rows("SELECT * FROM resources ORDER BY name COLLATE \"C\"", table: "resources").map { row in
-            try Resource(stored: row, approverGroups: approverGroupNames(resourceID: row("id")))
+            try Resource(stored: row, approverGroups: approverGroupNames(resourceID: row("id")), escalationGroups: escalationGroupNames(resourceID: row("id")))
         }
+    }
+
+    /// Names of a resource's escalation groups, sorted.
+    func escalationGroupNames(resourceID: Int64) throws -> [String] {
+        try values("""
+            SELECT g.name FROM resource_escalation_groups e JOIN groups g ON g.id = e.group_id
+            WHERE e.resource_id = \(resourceID) ORDER BY g.name COLLATE "C"
+            """, as: String.self)
     }
 
     /// Names of a resource's approver groups, sorted.
@@ -276,7 +293,7 @@ extension User {
 }
 
 extension Resource {
-    init(stored row: StoredRow, approverGroups: [String]) throws {
+    init(stored row: StoredRow, approverGroups: [String], escalationGroups: [String]) throws {
         let durations: String = try row("durations")
         self.init(
             name: try row("name"),
@@ -288,6 +305,9 @@ extension Resource {
             linkDecisionsEnabled: try row("link_decisions"),
             linkCodeRequired: try row("link_code_required"),
             linkSignInRequired: try row("link_sign_in"),
+            approvalsRequired: try row("approvals_required"),
+            escalateAfterSeconds: try row("escalate_after_seconds"),
+            escalationGroups: escalationGroups,
             isActive: try row("active")
         )
     }

@@ -14,7 +14,7 @@ extension PostgresTransaction: OutboxRepository {
 
     func notifiedRecipients(requestID: Int64) throws -> [String] {
         try values("""
-            SELECT DISTINCT recipient COLLATE "C" AS recipient FROM outbox WHERE request_id = \(requestID) AND kind = 'new_request'
+            SELECT DISTINCT recipient COLLATE "C" AS recipient FROM outbox WHERE request_id = \(requestID) AND kind IN ('new_request', 'escalated')
             ORDER BY 1
             """, as: String.self)
     }

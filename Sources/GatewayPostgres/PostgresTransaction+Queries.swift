@@ -195,7 +195,8 @@ extension PostgresTransaction: QueryRepository {
 private enum ReviewScope {
     /// Every request (admin roles, and unrestricted listings).
     case everything
-    /// Requests for resources whose approver groups include the user with this (stored) email.
+    /// Requests for resources whose approver groups include the user with this (stored) email, and
+    /// escalated requests for resources whose escalation groups include them.
     case approverGroupsOf(String)
 
     /// The SQL condition on `res` (the resource) that limits requests to the scope, its value
@@ -206,10 +207,15 @@ private enum ReviewScope {
             return nil
         case .approverGroupsOf(let email):
             binds.append(email)
+            // The resource's approver groups; after an escalation also its escalation groups.
             return """
-                res.id IN (SELECT a.resource_id FROM resource_approver_groups a
-                           JOIN group_members m ON m.group_id = a.group_id
-                           JOIN users mu ON mu.id = m.user_id WHERE mu.email = $\(binds.count))
+                (res.id IN (SELECT a.resource_id FROM resource_approver_groups a
+                            JOIN group_members m ON m.group_id = a.group_id
+                            JOIN users mu ON mu.id = m.user_id WHERE mu.email = $\(binds.count))
+                 OR (r.escalated_at IS NOT NULL
+                     AND res.id IN (SELECT e.resource_id FROM resource_escalation_groups e
+                                    JOIN group_members m ON m.group_id = e.group_id
+                                    JOIN users mu ON mu.id = m.user_id WHERE mu.email = $\(binds.count))))
                 """
         }
     }

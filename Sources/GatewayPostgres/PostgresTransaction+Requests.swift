@@ -73,6 +73,54 @@ extension PostgresTransaction: RequestRepository {
         try execute("UPDATE access_requests SET reminded_at = \(now) WHERE id = \(requestID)")
     }
 
+    func approvals(requestID: Int64) throws -> [RecordedApproval] {
+        try rows("""
+            SELECT a.*, u.email FROM request_approvals a JOIN users u ON u.id = a.reviewer_id
+            WHERE a.request_id = \(requestID) ORDER BY a.approved_at, u.email COLLATE "C"
+            """, table: "request_approvals").map(RecordedApproval.init(stored:))
+    }
+
+    func insertApproval(_ approval: RecordedApproval) throws -> Bool {
+        guard let reviewerID = try fetchUserID(email: approval.reviewer) else {
+            throw PostgresStoreError("approval of request \(approval.requestID) names \(approval.reviewer), who is not in the directory")
+        }
+        return try execute("""
+            INSERT INTO request_approvals (request_id, reviewer_id, channel, review_right, grant_seconds, comment, approved_at)
+            VALUES (\(approval.requestID), \(reviewerID), \(approval.channel.rawValue), \(approval.right), \(approval.grantSeconds),
+                    \(approval.comment), \(approval.approvedAt))
+            ON CONFLICT (request_id, reviewer_id) DO NOTHING
+            """) == 1
+    }
+
+    func recordApprovalStanding(requestID: Int64, voidReasons: [String: String?], count: Int) throws {
+        for (reviewer, reason) in voidReasons.sorted(by: { $0.key < $1.key }) {
+            try execute("""
+                UPDATE request_approvals SET void_reason = \(reason)
+                WHERE request_id = \(requestID) AND reviewer_id = (SELECT id FROM users WHERE email = \(reviewer))
+                """)
+        }
+        try execute("UPDATE access_requests SET approval_count = \(count) WHERE id = \(requestID)")
+    }
+
+    func escalationCandidates(now: Date) throws -> [EscalationCandidate] {
+        try rows("""
+            SELECT r.id, r.created_at, res.escalate_after_seconds FROM access_requests r
+            JOIN resources res ON res.id = r.resource_id
+            WHERE r.state = 'pending' AND r.escalated_at IS NULL AND res.escalate_after_seconds IS NOT NULL
+              AND res.active AND r.expires_at > \(now)
+            ORDER BY r.id
+            """, table: "access_requests").map { row in
+            EscalationCandidate(requestID: try row("id"), createdAt: try row("created_at"), escalateAfterSeconds: try row("escalate_after_seconds"))
+        }
+    }
+
+    func markEscalated(requestID: Int64, now: Date) throws -> Bool {
+        try execute("""
+            UPDATE access_requests SET escalated_at = \(now)
+            WHERE id = \(requestID) AND state = 'pending' AND escalated_at IS NULL
+            """) == 1
+    }
+
     func insertGrant(requestID: Int64, startsAt: Date, endsAt: Date) throws -> Grant {
         try execute("""
             INSERT INTO grants (request_id, user_id, resource_id, starts_at, ends_at)
@@ -163,7 +211,8 @@ extension PostgresTransaction {
     /// its resource's name and its reviewer's email. Conditions follow with `r` for the request,
     /// `u` for the requester and `res` for the resource. Constant text without parameters.
     static let requestSelect = """
-        SELECT r.*, u.email AS requester_email, res.name AS resource_name, d.email AS decided_by_email
+        SELECT r.*, u.email AS requester_email, res.name AS resource_name, d.email AS decided_by_email,
+            res.approvals_required AS approvals_required
         FROM access_requests r
         JOIN users u ON u.id = r.requester_id
         JOIN resources res ON res.id = r.resource_id
@@ -224,7 +273,22 @@ extension AccessRequest {
             createdAt: try row("created_at"),
             expiresAt: try row("expires_at"),
             resolvedAt: resolvedAt,
-            decision: decision
+            decision: decision,
+            approvalCount: try row("approval_count"),
+            approvalsRequired: try row("approvals_required"),
+            escalatedAt: try row("escalated_at")
+        )
+    }
+}
+
+extension RecordedApproval {
+    /// An approval from a row of `request_approvals` joined with its reviewer's `email`.
+    init(stored row: StoredRow) throws {
+        self.init(
+            requestID: try row("request_id"), reviewer: try row("email"),
+            channel: try row.decode(DecisionChannel.self, "channel"), right: try row("review_right"),
+            grantSeconds: try row("grant_seconds"), comment: try row("comment"), approvedAt: try row("approved_at"),
+            voidReason: try row("void_reason")
         )
     }
 }

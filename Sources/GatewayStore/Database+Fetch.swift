@@ -53,13 +53,20 @@ extension Database {
         guard let row = try Row.fetchOne(self, sql: "SELECT * FROM resources WHERE name = ?", arguments: [name]) else {
             return nil
         }
-        return try Resource(row: row, approverGroups: approverGroupNames(resourceID: row["id"]))
+        return try Resource(row: row, approverGroups: approverGroupNames(resourceID: row["id"]), escalationGroups: escalationGroupNames(resourceID: row["id"]))
     }
 
     func fetchResources() throws -> [Resource] {
         try Row.fetchAll(self, sql: "SELECT * FROM resources ORDER BY name").map { row in
-            try Resource(row: row, approverGroups: approverGroupNames(resourceID: row["id"]))
+            try Resource(row: row, approverGroups: approverGroupNames(resourceID: row["id"]), escalationGroups: escalationGroupNames(resourceID: row["id"]))
         }
+    }
+
+    func escalationGroupNames(resourceID: Int64) throws -> [String] {
+        try String.fetchAll(self, sql: """
+            SELECT g.name FROM resource_escalation_groups e JOIN groups g ON g.id = e.group_id
+            WHERE e.resource_id = ? ORDER BY g.name
+            """, arguments: [resourceID])
     }
 
     func approverGroupNames(resourceID: Int64) throws -> [String] {
@@ -70,7 +77,8 @@ extension Database {
     }
 
     static let requestSelect = """
-        SELECT r.*, u.email AS requester_email, res.name AS resource_name, d.email AS decided_by_email
+        SELECT r.*, u.email AS requester_email, res.name AS resource_name, d.email AS decided_by_email,
+            res.approvals_required AS approvals_required
         FROM access_requests r
         JOIN users u ON u.id = r.requester_id
         JOIN resources res ON res.id = r.resource_id
@@ -108,7 +116,7 @@ extension User {
 }
 
 extension Resource {
-    init(row: Row, approverGroups: [String]) {
+    init(row: Row, approverGroups: [String], escalationGroups: [String]) {
         let durations: String = row["durations"]
         self.init(
             name: row["name"],
@@ -120,6 +128,9 @@ extension Resource {
             linkDecisionsEnabled: row["link_decisions"],
             linkCodeRequired: row["link_code_required"],
             linkSignInRequired: row["link_sign_in"],
+            approvalsRequired: row["approvals_required"],
+            escalateAfterSeconds: row["escalate_after_seconds"],
+            escalationGroups: escalationGroups,
             isActive: row["active"]
         )
     }
@@ -147,7 +158,21 @@ extension AccessRequest {
             createdAt: row["created_at"],
             expiresAt: row["expires_at"],
             resolvedAt: row["resolved_at"],
-            decision: decision
+            decision: decision,
+            approvalCount: row["approval_count"],
+            approvalsRequired: row["approvals_required"],
+            escalatedAt: row["escalated_at"]
+        )
+    }
+}
+
+extension RecordedApproval {
+    init(row: Row) throws {
+        self.init(
+            requestID: row["request_id"], reviewer: row["email"],
+            channel: try decode(DecisionChannel.self, row, "channel", table: "request_approvals"),
+            right: row["review_right"], grantSeconds: row["grant_seconds"], comment: row["comment"],
+            approvedAt: row["approved_at"], voidReason: row["void_reason"]
         )
     }
 }

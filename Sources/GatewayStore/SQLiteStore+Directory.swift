@@ -137,24 +137,29 @@ extension SQLiteStore {
             let durations = resource.allowedDurations.map(String.init).joined(separator: ",")
             let values: StatementArguments = [
                 durations, resource.pendingTTL, resource.autoLockAfterDays, resource.replyDecisionsEnabled,
-                resource.linkDecisionsEnabled, resource.linkCodeRequired, resource.linkSignInRequired, resource.isActive, resource.name,
+                resource.linkDecisionsEnabled, resource.linkCodeRequired, resource.linkSignInRequired,
+                resource.approvalsRequired, resource.escalateAfterSeconds, resource.isActive, resource.name,
             ]
             let resourceID: Int64
             if let old = existing[resource.name] {
                 var comparable = resource
                 comparable.approverGroups = comparable.approverGroups.sorted()
+                comparable.escalationGroups = comparable.escalationGroups.sorted()
                 guard old != comparable else { continue }
                 try db.execute(sql: """
                     UPDATE resources SET durations = ?, pending_ttl = ?, auto_lock_after_days = ?, reply_decisions = ?,
-                        link_decisions = ?, link_code_required = ?, link_sign_in = ?, active = ? WHERE name = ?
+                        link_decisions = ?, link_code_required = ?, link_sign_in = ?, approvals_required = ?,
+                        escalate_after_seconds = ?, active = ? WHERE name = ?
                     """, arguments: values)
                 resourceID = try db.resourceID(name: resource.name)!
                 try db.execute(sql: "DELETE FROM resource_approver_groups WHERE resource_id = ?", arguments: [resourceID])
+                try db.execute(sql: "DELETE FROM resource_escalation_groups WHERE resource_id = ?", arguments: [resourceID])
                 report.resourcesUpdated += 1
             } else {
                 try db.execute(sql: """
                     INSERT INTO resources (durations, pending_ttl, auto_lock_after_days, reply_decisions,
-                        link_decisions, link_code_required, link_sign_in, active, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        link_decisions, link_code_required, link_sign_in, approvals_required, escalate_after_seconds, active, name)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: values)
                 resourceID = db.lastInsertedRowID
                 report.resourcesAdded += 1
@@ -165,6 +170,15 @@ extension SQLiteStore {
                 }
                 try db.execute(
                     sql: "INSERT INTO resource_approver_groups (resource_id, group_id) VALUES (?, ?)",
+                    arguments: [resourceID, groupID]
+                )
+            }
+            for group in Set(resource.escalationGroups).sorted() {
+                guard let groupID = try Int64.fetchOne(db, sql: "SELECT id FROM groups WHERE name = ?", arguments: [group]) else {
+                    throw StoreError("resource \(resource.name) names escalation group \(group), which does not exist")
+                }
+                try db.execute(
+                    sql: "INSERT INTO resource_escalation_groups (resource_id, group_id) VALUES (?, ?)",
                     arguments: [resourceID, groupID]
                 )
             }

@@ -164,6 +164,31 @@ extension SQLiteStore {
                 ALTER TABLE grants ADD COLUMN revoke_reason TEXT;
                 """)
         }
+        migrator.registerMigration("v10-quorum-escalation") { db in
+            // Several approvals per request, and escalation of requests left pending too long.
+            try db.execute(sql: """
+                ALTER TABLE resources ADD COLUMN approvals_required INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE resources ADD COLUMN escalate_after_seconds INTEGER;
+                CREATE TABLE resource_escalation_groups (
+                    resource_id INTEGER NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+                    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+                    PRIMARY KEY (resource_id, group_id)
+                );
+                ALTER TABLE access_requests ADD COLUMN approval_count INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE access_requests ADD COLUMN escalated_at DATETIME;
+                CREATE TABLE request_approvals (
+                    request_id INTEGER NOT NULL REFERENCES access_requests(id),
+                    reviewer_id INTEGER NOT NULL REFERENCES users(id),
+                    channel TEXT NOT NULL,
+                    review_right TEXT NOT NULL,
+                    grant_seconds INTEGER,
+                    comment TEXT,
+                    approved_at DATETIME NOT NULL,
+                    void_reason TEXT,
+                    PRIMARY KEY (request_id, reviewer_id)
+                );
+                """)
+        }
         return migrator
     }
 

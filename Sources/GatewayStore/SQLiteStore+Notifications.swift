@@ -26,7 +26,7 @@ extension Database {
 
     /// Everyone who was sent the new-request email for `requestID`.
     func notifiedRecipients(requestID: Int64) throws -> [String] {
-        try String.fetchAll(self, sql: "SELECT DISTINCT recipient FROM outbox WHERE request_id = ? AND kind = 'new_request' ORDER BY recipient", arguments: [requestID])
+        try String.fetchAll(self, sql: "SELECT DISTINCT recipient FROM outbox WHERE request_id = ? AND kind IN ('new_request', 'escalated') ORDER BY recipient", arguments: [requestID])
     }
 
 }

@@ -46,15 +46,20 @@ extension SQLiteTransaction: QueryRepository {
         ).map(AccessRequest.init(row:))
     }
 
-    /// The SQL condition (on `res`, the resource) that limits requests to those `viewer` may review.
+    /// The SQL condition (on `r`, the request, and `res`, its resource) that limits requests to those `viewer` may review.
     private func reviewableCondition(viewer: String) throws -> (sql: String, arguments: StatementArguments)? {
         guard let user = try db.fetchUser(email: viewer), user.isActive else { return nil }
         if user.role.reviewsEverything { return ("1", []) }
+        // The resource's approver groups; after an escalation also its escalation groups.
         return ("""
-            res.id IN (SELECT a.resource_id FROM resource_approver_groups a
-                       JOIN group_members m ON m.group_id = a.group_id
-                       JOIN users mu ON mu.id = m.user_id WHERE mu.email = ?)
-            """, [user.email])
+            (res.id IN (SELECT a.resource_id FROM resource_approver_groups a
+                        JOIN group_members m ON m.group_id = a.group_id
+                        JOIN users mu ON mu.id = m.user_id WHERE mu.email = ?)
+             OR (r.escalated_at IS NOT NULL
+                 AND res.id IN (SELECT e.resource_id FROM resource_escalation_groups e
+                                JOIN group_members m ON m.group_id = e.group_id
+                                JOIN users mu ON mu.id = m.user_id WHERE mu.email = ?)))
+            """, [user.email, user.email])
     }
 
     func openRequestCount(decidableBy viewer: String, now: Date) throws -> Int {

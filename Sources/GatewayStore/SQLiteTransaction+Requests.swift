@@ -71,6 +71,56 @@ extension SQLiteTransaction: RequestRepository {
         try db.execute(sql: "UPDATE access_requests SET reminded_at = ? WHERE id = ?", arguments: [now, requestID])
     }
 
+    func approvals(requestID: Int64) throws -> [RecordedApproval] {
+        try Row.fetchAll(db, sql: """
+            SELECT a.*, u.email FROM request_approvals a JOIN users u ON u.id = a.reviewer_id
+            WHERE a.request_id = ? ORDER BY a.approved_at, u.email
+            """, arguments: [requestID]).map(RecordedApproval.init(row:))
+    }
+
+    func insertApproval(_ approval: RecordedApproval) throws -> Bool {
+        guard let reviewerID = try db.userID(email: approval.reviewer) else {
+            throw StoreError("approval of request \(approval.requestID) names \(approval.reviewer), who is not in the directory")
+        }
+        try db.execute(sql: """
+            INSERT INTO request_approvals (request_id, reviewer_id, channel, review_right, grant_seconds, comment, approved_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, reviewer_id) DO NOTHING
+            """, arguments: [
+                approval.requestID, reviewerID, approval.channel.rawValue, approval.right, approval.grantSeconds,
+                approval.comment, approval.approvedAt,
+            ])
+        return db.changesCount == 1
+    }
+
+    func recordApprovalStanding(requestID: Int64, voidReasons: [String: String?], count: Int) throws {
+        for (reviewer, reason) in voidReasons.sorted(by: { $0.key < $1.key }) {
+            try db.execute(sql: """
+                UPDATE request_approvals SET void_reason = ?
+                WHERE request_id = ? AND reviewer_id = (SELECT id FROM users WHERE email = ?)
+                """, arguments: [reason, requestID, reviewer])
+        }
+        try db.execute(sql: "UPDATE access_requests SET approval_count = ? WHERE id = ?", arguments: [count, requestID])
+    }
+
+    func escalationCandidates(now: Date) throws -> [EscalationCandidate] {
+        try Row.fetchAll(db, sql: """
+            SELECT r.id, r.created_at, res.escalate_after_seconds FROM access_requests r
+            JOIN resources res ON res.id = r.resource_id
+            WHERE r.state = 'pending' AND r.escalated_at IS NULL AND res.escalate_after_seconds IS NOT NULL
+              AND res.active AND r.expires_at > ?
+            ORDER BY r.id
+            """, arguments: [now]).map { row in
+            EscalationCandidate(requestID: row["id"], createdAt: row["created_at"], escalateAfterSeconds: row["escalate_after_seconds"])
+        }
+    }
+
+    func markEscalated(requestID: Int64, now: Date) throws -> Bool {
+        try db.execute(sql: """
+            UPDATE access_requests SET escalated_at = ? WHERE id = ? AND state = 'pending' AND escalated_at IS NULL
+            """, arguments: [now, requestID])
+        return db.changesCount == 1
+    }
+
     func insertGrant(requestID: Int64, startsAt: Date, endsAt: Date) throws -> Grant {
         try db.execute(sql: """
             INSERT INTO grants (request_id, user_id, resource_id, starts_at, ends_at)

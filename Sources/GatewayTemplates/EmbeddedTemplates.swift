@@ -44,6 +44,66 @@ Expires:    {{deadline}}
 Request:    #{{request_id}}
 
 """#,
+        "email/approval_recorded.html.mustache": #"""
+{{> _layout_top.html}}
+{{#for_requester}}<h2 style="font-size:18px;margin:0 0 12px">Your request for {{resource}} was approved by {{approved_by_name}}: {{approvals}} of {{approvals_required}}</h2>
+<p>It needs {{approvals_remaining}} more approval{{remaining_plural}} before you get access.</p>{{/for_requester}}
+{{^for_requester}}<h2 style="font-size:18px;margin:0 0 12px">{{requester_name}}'s request for {{resource}} was approved by {{approved_by_name}}: {{approvals}} of {{approvals_required}}</h2>
+<p>{{approvals_remaining}} more approval{{remaining_plural}} needed.</p>{{/for_requester}}
+{{#approval_comment}}<p style="padding:8px 12px;border-left:3px solid #d0d7de;color:#444;white-space:pre-wrap">{{approval_comment}}</p>{{/approval_comment}}
+{{> _request_facts.html}}
+{{#approve_url}}{{#recipient_approved}}<p>You approved it already: nothing more is needed from you.</p>{{/recipient_approved}}
+{{^recipient_approved}}<p style="margin:20px 0">
+<a href="{{approve_url}}" style="display:inline-block;padding:10px 18px;margin-right:8px;background:#1a7f37;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:600">Approve…</a>
+<a href="{{deny_url}}" style="display:inline-block;padding:10px 18px;margin-right:8px;background:#cf222e;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:600">Deny…</a>
+<a href="{{review_url}}" style="display:inline-block;padding:10px 18px;color:#0969da;text-decoration:none">Review the request</a>
+</p>
+{{#link_code}}<p style="font-size:14px">Confirmation code for the links: <strong style="font-family:monospace;font-size:16px">{{link_code}}</strong></p>{{/link_code}}
+<p style="font-size:14px;color:#444">Or reply to this email with <strong>approve</strong> or <strong>deny</strong> on the first line.{{^reply_enabled}} (Decisions by reply are switched off for {{resource}}.){{/reply_enabled}}</p>{{/recipient_approved}}{{/approve_url}}
+{{> _layout_bottom.html}}
+
+"""#,
+        "email/approval_recorded.subject.mustache": #"""
+{{% CONTENT_TYPE: TEXT}}
+Re: {{thread_subject}} [approval {{approvals}} of {{approvals_required}}]
+
+"""#,
+        "email/approval_recorded.text.mustache": #"""
+{{% CONTENT_TYPE: TEXT}}
+{{#for_requester}}
+Your request for {{resource}} was approved by {{approved_by_name}} <{{approved_by}}>: {{approvals}} of {{approvals_required}} approvals. It needs {{approvals_remaining}} more approval{{remaining_plural}} before you get access.
+{{/for_requester}}
+{{^for_requester}}
+{{requester_name}}'s request for {{resource}} was approved by {{approved_by_name}} <{{approved_by}}>: {{approvals}} of {{approvals_required}} approvals; {{approvals_remaining}} more approval{{remaining_plural}} needed.
+{{/for_requester}}
+{{#approval_comment}}
+
+Comment: {{approval_comment}}
+{{/approval_comment}}
+
+{{> _request_facts.text}}
+{{#approve_url}}
+
+{{#recipient_approved}}You approved it already: nothing more is needed from you.{{/recipient_approved}}
+{{^recipient_approved}}
+{{#reason_for_recipient}}You may decide it ({{reason_for_recipient}}). {{/reason_for_recipient}}Reply to this email with "approve" or "deny" on the first line, or use a link:
+
+Review the request:
+{{review_url}}
+
+Approve (opens a confirmation page):
+{{approve_url}}
+
+Deny (opens a confirmation page):
+{{deny_url}}
+{{#link_code}}
+
+Confirmation code for the links: {{link_code}}
+{{/link_code}}
+{{/recipient_approved}}
+{{/approve_url}}
+
+"""#,
         "email/cancelled.html.mustache": #"""
 {{> _layout_top.html}}
 <h2 style="font-size:18px;margin:0 0 12px">{{requester_name}} withdrew the request for {{resource}}</h2>
@@ -66,9 +126,9 @@ Re: {{thread_subject}} [withdrawn]
 """#,
         "email/decided.html.mustache": #"""
 {{> _layout_top.html}}
-{{#for_requester}}<h2 style="font-size:18px;margin:0 0 12px">Your request for {{resource}} was {{outcome}} by {{decided_by_name}}</h2>
-{{#grant_until}}<p>You have access until <strong>{{grant_until}}</strong>.{{#granted_less}} {{decided_by_name}} granted {{granted_less}}, less than the {{duration}} you asked for.{{/granted_less}}</p>{{/grant_until}}{{/for_requester}}
-{{^for_requester}}<h2 style="font-size:18px;margin:0 0 12px">{{requester_name}}'s request for {{resource}} was {{outcome}} by {{decided_by_name}}</h2>
+{{#for_requester}}<h2 style="font-size:18px;margin:0 0 12px">Your request for {{resource}} {{#approvers_names}}was approved by {{approvers_names}}{{/approvers_names}}{{^approvers_names}}was {{outcome}} by {{decided_by_name}}{{/approvers_names}}</h2>
+{{#grant_until}}<p>You have access until <strong>{{grant_until}}</strong>.{{#granted_less}} {{granted_by}} granted {{granted_less}}, less than the {{duration}} you asked for.{{/granted_less}}</p>{{/grant_until}}{{/for_requester}}
+{{^for_requester}}<h2 style="font-size:18px;margin:0 0 12px">{{requester_name}}'s request for {{resource}} {{#approvers_names}}was approved by {{approvers_names}}{{/approvers_names}}{{^approvers_names}}was {{outcome}} by {{decided_by_name}}{{/approvers_names}}</h2>
 <p>Nothing more is needed from you.</p>{{/for_requester}}
 {{#comment}}<p style="padding:8px 12px;border-left:3px solid #d0d7de;color:#444;white-space:pre-wrap">{{comment}}</p>{{/comment}}
 {{> _request_facts.html}}
@@ -83,18 +143,89 @@ Re: {{thread_subject}} [{{outcome}}]
         "email/decided.text.mustache": #"""
 {{% CONTENT_TYPE: TEXT}}
 {{#for_requester}}
-Your request for {{resource}} was {{outcome}} by {{decided_by_name}} <{{decided_by}}>.
+Your request for {{resource}} {{#approvers_names}}was approved by {{approvers_names}}{{/approvers_names}}{{^approvers_names}}was {{outcome}} by {{decided_by_name}} <{{decided_by}}>{{/approvers_names}}.
 {{#grant_until}}
-You have access until {{grant_until}}.{{#granted_less}} {{decided_by_name}} granted {{granted_less}}, less than the {{duration}} you asked for.{{/granted_less}}
+You have access until {{grant_until}}.{{#granted_less}} {{granted_by}} granted {{granted_less}}, less than the {{duration}} you asked for.{{/granted_less}}
 {{/grant_until}}
 {{/for_requester}}
 {{^for_requester}}
-{{requester_name}}'s request for {{resource}} was {{outcome}} by {{decided_by_name}} <{{decided_by}}>. Nothing more is needed from you.
+{{requester_name}}'s request for {{resource}} {{#approvers_names}}was approved by {{approvers_names}}{{/approvers_names}}{{^approvers_names}}was {{outcome}} by {{decided_by_name}} <{{decided_by}}>{{/approvers_names}}. Nothing more is needed from you.
 {{/for_requester}}
 {{#comment}}
 
 Comment: {{comment}}
 {{/comment}}
+
+{{> _request_facts.text}}
+
+"""#,
+        "email/escalated.html.mustache": #"""
+{{> _layout_top.html}}
+<h2 style="font-size:18px;margin:0 0 12px">Escalated to you: {{requester_name}}'s request for {{resource}} has waited {{escalated_after}}</h2>
+<p>It expires at {{deadline}}. You may now decide it{{#reason_for_recipient}} ({{reason_for_recipient}}){{/reason_for_recipient}}.</p>
+{{> _request_facts.html}}
+<p style="margin:20px 0">
+<a href="{{approve_url}}" style="display:inline-block;padding:10px 18px;margin-right:8px;background:#1a7f37;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:600">Approve…</a>
+<a href="{{deny_url}}" style="display:inline-block;padding:10px 18px;margin-right:8px;background:#cf222e;color:#ffffff;text-decoration:none;border-radius:6px;font-weight:600">Deny…</a>
+<a href="{{review_url}}" style="display:inline-block;padding:10px 18px;color:#0969da;text-decoration:none">Review the request</a>
+</p>
+{{#link_code}}<p style="font-size:14px">Confirmation code for the links: <strong style="font-family:monospace;font-size:16px">{{link_code}}</strong></p>{{/link_code}}
+<p style="font-size:14px;color:#444">Or reply to this email with <strong>approve</strong> or <strong>deny</strong> on the first line.{{^reply_enabled}} (Decisions by reply are switched off for {{resource}}.){{/reply_enabled}}</p>
+{{> _layout_bottom.html}}
+
+"""#,
+        "email/escalated.subject.mustache": #"""
+{{% CONTENT_TYPE: TEXT}}
+Re: {{thread_subject}} [escalated]
+
+"""#,
+        "email/escalated.text.mustache": #"""
+{{% CONTENT_TYPE: TEXT}}
+Escalated to you: {{requester_name}}'s request for {{resource}}{{^is_unlock}} ({{duration}}){{/is_unlock}} has waited {{escalated_after}} without a decision. It expires at {{deadline}}.
+
+{{> _request_facts.text}}
+
+You may now decide it{{#reason_for_recipient}} ({{reason_for_recipient}}){{/reason_for_recipient}}.
+
+Reply to this email with "approve" or "deny" on the first line, or use a link:
+
+Review the request:
+{{review_url}}
+
+Approve (opens a confirmation page):
+{{approve_url}}
+
+Deny (opens a confirmation page):
+{{deny_url}}
+{{#link_code}}
+
+Confirmation code for the links: {{link_code}}
+{{/link_code}}
+
+"""#,
+        "email/escalation_notice.html.mustache": #"""
+{{> _layout_top.html}}
+{{#for_requester}}<h2 style="font-size:18px;margin:0 0 12px">Your request for {{resource}} was escalated</h2>
+<p>It has waited {{escalated_after}} without a decision, so it was also sent to {{escalated_to}}.</p>{{/for_requester}}
+{{^for_requester}}<h2 style="font-size:18px;margin:0 0 12px">{{requester_name}}'s request for {{resource}} was escalated</h2>
+<p>It has waited {{escalated_after}} without a decision, so it was also sent to {{escalated_to}}. You may still decide it: reply to the first email, or use its links.</p>{{/for_requester}}
+{{> _request_facts.html}}
+{{> _layout_bottom.html}}
+
+"""#,
+        "email/escalation_notice.subject.mustache": #"""
+{{% CONTENT_TYPE: TEXT}}
+Re: {{thread_subject}} [escalated]
+
+"""#,
+        "email/escalation_notice.text.mustache": #"""
+{{% CONTENT_TYPE: TEXT}}
+{{#for_requester}}
+Your request for {{resource}} has waited {{escalated_after}} without a decision, so it was also sent to {{escalated_to}}.
+{{/for_requester}}
+{{^for_requester}}
+{{requester_name}}'s request for {{resource}} has waited {{escalated_after}} without a decision, so it was also sent to {{escalated_to}}. You may still decide it: reply to the first email, or use its links.
+{{/for_requester}}
 
 {{> _request_facts.text}}
 
@@ -240,8 +371,10 @@ Confirmation code for the links: {{link_code}}
 """#,
         "email/reply_confirmation.html.mustache": #"""
 {{> _layout_top.html}}
-<h2 style="font-size:18px;margin:0 0 12px">Done: you {{outcome}} {{requester_name}}'s request for {{resource}}</h2>
-<p>The requester has been told.</p>
+{{#partial}}<h2 style="font-size:18px;margin:0 0 12px">Recorded: your approval of {{requester_name}}'s request for {{resource}} counts ({{approvals}} of {{approvals_required}})</h2>
+<p>It needs {{approvals_remaining}} more approval{{remaining_plural}} from another reviewer; the requester and the other reviewers have been told.</p>{{/partial}}
+{{^partial}}<h2 style="font-size:18px;margin:0 0 12px">Done: you {{outcome}} {{requester_name}}'s request for {{resource}}</h2>
+<p>The requester has been told.</p>{{/partial}}
 {{#comment}}<p style="padding:8px 12px;border-left:3px solid #d0d7de;color:#444;white-space:pre-wrap">{{comment}}</p>{{/comment}}
 {{> _request_facts.html}}
 {{> _layout_bottom.html}}
@@ -249,12 +382,12 @@ Confirmation code for the links: {{link_code}}
 """#,
         "email/reply_confirmation.subject.mustache": #"""
 {{% CONTENT_TYPE: TEXT}}
-Re: {{thread_subject}} [{{outcome}}]
+Re: {{thread_subject}} [{{#partial}}approval {{approvals}} of {{approvals_required}}{{/partial}}{{^partial}}{{outcome}}{{/partial}}]
 
 """#,
         "email/reply_confirmation.text.mustache": #"""
 {{% CONTENT_TYPE: TEXT}}
-Done: you {{outcome}} {{requester_name}}'s request for {{resource}}. The requester has been told.
+{{#partial}}Recorded: your approval of {{requester_name}}'s request for {{resource}} counts ({{approvals}} of {{approvals_required}}). It needs {{approvals_remaining}} more approval{{remaining_plural}} from another reviewer; the requester and the other reviewers have been told.{{/partial}}{{^partial}}Done: you {{outcome}} {{requester_name}}'s request for {{resource}}. The requester has been told.{{/partial}}
 {{#comment}}
 
 Your comment: {{comment}}
@@ -335,6 +468,7 @@ If it was not you, ignore this email: nothing happens unless the link is opened 
   <button type="submit" name="action" value="deny" class="deny">Deny</button>
 </form>
 {{/may_decide}}
+{{#you_approved}}<span class="you-approved">You approved; waiting for another reviewer</span>{{/you_approved}}
 
 """#,
         "web/_facts.mustache": #"""
@@ -347,6 +481,8 @@ If it was not you, ignore this email: nothing happens unless the link is opened 
   <dt>Deadline</dt><dd>{{deadline}}</dd>
   <dt>State</dt><dd><span class="state {{state_class}}">{{state}}</span>{{#decided_by}} by {{decided_by_name}} ({{channel}}) on {{decided_at}}{{/decided_by}}</dd>
   {{#comment}}<dt>Comment</dt><dd class="reason">{{comment}}</dd>{{/comment}}
+  {{#approvals_label}}<dt>Approvals</dt><dd id="approvals-count">{{approvals_label}}</dd>{{/approvals_label}}
+  {{#escalated_at}}<dt>Escalated</dt><dd>on {{escalated_at}}, to the escalation reviewers</dd>{{/escalated_at}}
 </dl>
 
 """#,
@@ -363,7 +499,7 @@ If it was not you, ignore this email: nothing happens unless the link is opened 
   <td class="reason">{{reason}}</td>
   <td>{{created}}</td>
   <td>{{deadline}}</td>
-  <td><span class="state {{state_class}}">{{state}}</span>{{#decided_by}}<br><span class="muted">by {{decided_by_name}}</span>{{/decided_by}}</td>
+  <td><span class="state {{state_class}}">{{state}}</span>{{#decided_by}}<br><span class="muted">by {{decided_by_name}}</span>{{/decided_by}}{{#approvals_label}}<br><span class="approvals" title="approvals so far">{{approvals_label}} approvals</span>{{/approvals_label}}{{#escalated_at}}<br><span class="muted">escalated</span>{{/escalated_at}}</td>
   <td>{{> _decide_form}}</td>
 </tr>
 {{/rows}}
@@ -769,13 +905,14 @@ paths:
                   oneOf: [{ type: string }, { type: integer }]
       responses:
         "200":
-          description: The decision was made.
+          description: "The attempt counted: `result` is `decided` (the request is approved or denied), or `approval_recorded` when the resource needs several approvals and more are needed (the request stays pending; `request.approvals` of `request.approvals_required`). A reviewer who already approved is refused with `409`, reason `already_approved`."
           content:
             application/json:
               schema:
                 type: object
-                required: [request, grant, right]
+                required: [result, request, grant, right]
                 properties:
+                  result: { type: string, enum: [decided, approval_recorded] }
                   request: { $ref: "#/components/schemas/Request" }
                   grant: { $ref: "#/components/schemas/Grant" }
                   right: { type: string, description: "What allowed it: role:admin, group:db-approvers." }
@@ -1040,7 +1177,7 @@ components:
         kind: { type: string, enum: [jit, unlock] }
     Request:
       type: object
-      required: [id, kind, status, requester, resource, reason, duration_seconds, created_at, expires_at, decided_at, decided_by, decision, channel, comment, resolved_at]
+      required: [id, kind, status, requester, resource, reason, duration_seconds, created_at, expires_at, decided_at, decided_by, decision, channel, comment, resolved_at, approvals, approvals_required, escalated_at]
       properties:
         id: { type: integer }
         kind: { type: string, enum: [jit, unlock] }
@@ -1057,6 +1194,9 @@ components:
         channel: { type: string, enum: [cli, web, link, reply, api], nullable: true }
         comment: { type: string, nullable: true }
         resolved_at: { type: string, format: date-time, nullable: true }
+        approvals: { type: integer, description: "Approvals that count so far (judged with each reviewer's rights at the latest approval)." }
+        approvals_required: { type: integer, description: "The resource's approvals_required: distinct reviewers needed." }
+        escalated_at: { type: string, format: date-time, nullable: true, description: "When the request was sent to the escalation reviewers." }
     Grant:
       type: object
       nullable: true
@@ -1087,7 +1227,7 @@ components:
         members: { type: array, items: { type: string } }
     Resource:
       type: object
-      required: [name, approver_groups, durations_seconds, pending_ttl_seconds, auto_lock_after_days, reply_decisions, link_decisions, link_code_required, link_sign_in, active]
+      required: [name, approver_groups, durations_seconds, pending_ttl_seconds, auto_lock_after_days, reply_decisions, link_decisions, link_code_required, link_sign_in, approvals_required, escalate_after_seconds, escalation_groups, active]
       properties:
         name: { type: string }
         approver_groups: { type: array, items: { type: string } }
@@ -1100,6 +1240,9 @@ components:
         link_sign_in:
           type: boolean
           description: Whether a link decision needs the reviewer signed in as the link's reviewer (LINK-2); false only when an admin relaxed it for a low-risk resource.
+        approvals_required: { type: integer, description: "Distinct reviewers who must approve; one deny denies." }
+        escalate_after_seconds: { type: integer, nullable: true, description: "A request pending this long is sent to the escalation reviewers." }
+        escalation_groups: { type: array, items: { type: string }, description: "Who may decide once escalated; empty means the admin roles." }
         active: { type: boolean }
     Error:
       type: object
@@ -1140,6 +1283,18 @@ components:
 {{#request}}
 <h1>Access request #{{id}}</h1>
 {{> _facts}}
+{{/request}}
+{{#has_approvals}}
+<h2>Approvals</h2>
+<ul class="approvals" id="approvals">
+{{/has_approvals}}
+{{#approvals}}  <li>{{reviewer_name}} &lt;{{reviewer}}&gt; approved ({{channel}}) on {{at}}{{#granted}}, for {{granted}} only{{/granted}}{{#comment}}: “{{comment}}”{{/comment}}{{#void_reason}} <strong class="void">no longer counts: {{void_reason}}</strong>{{/void_reason}}</li>
+{{/approvals}}
+{{#has_approvals}}
+</ul>
+{{/has_approvals}}
+{{#request}}
+{{#you_approved}}<p class="notice" id="you-approved">You approved this request. It needs another reviewer's approval; nothing more is needed from you.</p>{{/you_approved}}
 {{#may_decide}}
 <h2>Decide</h2>
 <form method="post" action="{{decide_path}}" class="decide">
@@ -1147,6 +1302,8 @@ components:
   <input type="hidden" name="return_to" value="/requests/{{id}}">
   <label for="comment">Comment (optional)</label>
   <textarea id="comment" name="comment" rows="3" maxlength="2000"></textarea>
+  {{#has_grant_choices}}<label for="duration">Grant</label>
+  <select id="duration" name="duration">{{#grant_choices}}<option value="{{value}}">{{label}}</option>{{/grant_choices}}</select>{{/has_grant_choices}}
   <div class="buttons"><button type="submit" name="action" value="approve" class="approve">Approve</button> <button type="submit" name="action" value="deny" class="deny">Deny</button></div>
 </form>
 {{/may_decide}}
@@ -1218,6 +1375,8 @@ components:
   <dt>Decisions by link</dt><dd>{{links}}</dd>
   <dt>Sign-in for link decisions</dt><dd id="link-sign-in">{{link_sign_in}}</dd>
   <dt>Decisions by reply</dt><dd>{{replies}}</dd>
+  <dt>Approvals required</dt><dd id="approvals-required">{{approvals_required}}</dd>
+  <dt>Escalation</dt><dd id="escalation">{{escalation}}{{^escalation}}<span class="muted">off</span>{{/escalation}}</dd>
 </dl>
 {{/resource}}
 {{#saved}}<p class="notice">Approver groups saved.</p>{{/saved}}

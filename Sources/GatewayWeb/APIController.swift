@@ -61,12 +61,9 @@ struct APIController: Sendable {
                     requestID: id, action: body.action, comment: body.comment, proof: .apiKey(key, namedReviewer: body.reviewer),
                     evidence: ["client_ip": context.clientAddress], grantSeconds: body.duration?.seconds
                 ))
-                switch outcome {
-                case .decided(let decided, let grant, let right):
-                    return DecisionJSON(request: decided, grant: grant, right: right)
-                case .refused(let refusal, _):
-                    throw Self.error(for: refusal)
-                }
+                if case .refused(let refusal, _) = outcome { throw Self.error(for: refusal) }
+                guard let body = DecisionJSON(outcome) else { throw ServiceInvariantError("a decision that counted has no body") }
+                return body
             }
         }
         api.post("grants/:id/revoke") { request, context in
@@ -157,6 +154,7 @@ struct APIController: Sendable {
             case .unknownGroup: .validation("groups", error.detail)
             case .unknownUser: .validation("members", error.detail)
             case .notAllowed: .forbidden(AccessDenied(error.detail))
+            case .quorumUnreachable: APIError(status: .conflict, body: ErrorJSON(error: error.code.rawValue, message: error.detail))
             }
             return try Self.json(failure.body, status: failure.status)
         }
@@ -216,7 +214,7 @@ struct APIController: Sendable {
             let field = refusal.detail.hasPrefix("reviewer:") ? "reviewer" : nil
             return APIError(status: .forbidden, body: ErrorJSON(error: "forbidden", message: refusal.detail, field: field, reason: refusal.code.rawValue))
         }
-        let status: HTTPResponse.Status = [.notPending, .pastDeadline, .tokenUsed].contains(refusal.code) ? .conflict : .forbidden
+        let status: HTTPResponse.Status = [.notPending, .pastDeadline, .tokenUsed, .alreadyApproved].contains(refusal.code) ? .conflict : .forbidden
         return APIError(status: status, body: ErrorJSON(error: "decision_refused", message: refusal.detail, reason: refusal.code.rawValue))
     }
 

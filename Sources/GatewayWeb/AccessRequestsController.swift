@@ -28,8 +28,16 @@ extension WebApp {
     func rows(_ requests: [AccessRequest], viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> [[String: Any]] {
         let names = try await names()
         let resources = Dictionary(try await service.directory().resources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        return requests.map { request in
+        var rows: [[String: Any]] = []
+        for request in requests {
             var row = WebFormat.request(request, names: names, now: now)
+            // Under a quorum, whoever approved already sees that instead of the buttons.
+            if request.approvalCount > 0, request.isOpen(at: now),
+               try await service.approvals(of: request, for: viewer).contains(where: { $0.reviewer == viewer.user.email }) {
+                row["you_approved"] = true
+                rows.append(row)
+                continue
+            }
             if viewer.mayDecide(request, resource: resources[request.resource], now: now) {
                 let path = "/requests/\(request.id)/decision"
                 row["may_decide"] = true
@@ -40,8 +48,9 @@ extension WebApp {
                 row["grant_choices"] = choices
                 row["has_grant_choices"] = !choices.isEmpty
             }
-            return row
+            rows.append(row)
         }
+        return rows
     }
 
     /// The shorter grants a reviewer may choose instead of the time asked (a select's options;
@@ -137,6 +146,21 @@ struct AccessRequestsController: Sendable {
             }
             let row = try await web.rows([accessRequest], viewer: viewer, csrf: csrf, returnTo: "/requests/\(id)")[0]
             var context: [String: Any] = ["request": row]
+            let approvals = try await web.service.approvals(of: accessRequest, for: viewer)
+            if !approvals.isEmpty {
+                let names = try await web.names()
+                context["has_approvals"] = true
+                context["approvals"] = approvals.map { approval -> [String: Any] in
+                    var item: [String: Any] = [
+                        "reviewer": approval.reviewer, "reviewer_name": names[approval.reviewer] ?? approval.reviewer,
+                        "channel": approval.channel.rawValue, "at": WebFormat.date(approval.approvedAt),
+                    ]
+                    if let reason = approval.voidReason { item["void_reason"] = reason }
+                    if let seconds = approval.grantSeconds { item["granted"] = DurationText.spelledOut(seconds: seconds) }
+                    if let comment = approval.comment { item["comment"] = comment }
+                    return item
+                }
+            }
             let bounced = try await web.service.bouncedNotifications(requestID: id, for: viewer)
             if !bounced.isEmpty {
                 context["has_bounced"] = true
@@ -164,7 +188,7 @@ struct AccessRequestsController: Sendable {
                 evidence: ["client_ip": context.clientAddress], grantSeconds: WebApp.grantSeconds(form)
             ))
             switch outcome {
-            case .decided:
+            case .decided, .approvalRecorded:
                 return web.redirect(form["return_to"].flatMap(WebApp.safeReturnPath) ?? "/requests/\(id)")
             case .refused(let refusal, let current):
                 guard let current, viewer.maySee(current) else { return try await web.notFound(viewer: viewer, csrf: csrf) }

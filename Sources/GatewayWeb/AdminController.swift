@@ -123,7 +123,12 @@ struct AdminController: Sendable {
             "links": resource.linkDecisionsEnabled ? (resource.linkCodeRequired ? "on, with confirmation code" : "on") : "off",
             "replies": resource.replyDecisionsEnabled ? "on" : "off",
             "link_sign_in": resource.linkSignInRequired ? "required" : "not required (relaxed by an admin: anyone holding a link decides)",
+            "approvals_required": resource.approvalsRequired == 1 ? "1 (one reviewer decides)" : "\(resource.approvalsRequired) distinct reviewers (one deny denies)",
         ]
+        if let seconds = resource.escalateAfterSeconds {
+            let who = resource.escalationGroups.isEmpty ? "the admin roles" : resource.escalationGroups.joined(separator: ", ")
+            context["escalation"] = "after \(WebFormat.duration(seconds)), to \(who)"
+        }
         if !resource.approverGroups.isEmpty { context["approvers"] = resource.approverGroups.joined(separator: ", ") }
         return context
     }

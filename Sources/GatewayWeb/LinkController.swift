@@ -263,6 +263,13 @@ struct LinkController: Sendable {
                 "You \(verb) request #\(decided.id): \(names[decided.requester] ?? decided.requester) for \(decided.resource). The requester and the other reviewers are told by email.",
                 viewer: viewer, csrf: csrf
             )
+        case .approvalRecorded(let pending, _):
+            let remaining = max(pending.approvalsRequired - pending.approvalCount, 1)
+            return try await tokenMessage(
+                "Approval recorded",
+                "Your approval of request #\(pending.id) counts: \(pending.approvalCount) of \(pending.approvalsRequired). \(names[pending.requester] ?? pending.requester) gets access to \(pending.resource) after \(remaining) more approval\(remaining == 1 ? "" : "s") from another reviewer; everyone in the thread is told by email.",
+                viewer: viewer, csrf: csrf
+            )
         case .refused(let refusal, let latest):
             switch refusal.code {
             case .signInRequired, .wrongSession:
@@ -301,6 +308,8 @@ extension WebApp {
             return "This request does not exist. Nothing was changed."
         case .tokenUsed:
             return "This link was already used for a decision. Nothing was changed."
+        case .alreadyApproved:
+            return "You already approved this request, and each reviewer counts once: it needs \(max(request.approvalsRequired - request.approvalCount, 1)) more approval\(request.approvalsRequired - request.approvalCount == 1 ? "" : "s") from someone else. Nothing was changed."
         case .signInRequired, .wrongSession, .tokenMismatch, .wrongCode, .codeLocked, .forbidden, .durationNotAllowed:
             return "\(refusal.detail.prefix(1).uppercased())\(refusal.detail.dropFirst()). Nothing was changed."
         }

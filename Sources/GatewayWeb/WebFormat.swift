@@ -54,6 +54,11 @@ enum WebFormat {
         } else if let resolved = request.resolvedAt {
             context["resolved_at"] = date(resolved)
         }
+        // "1 of 2": absent for a request that one approval decides.
+        if request.needsSeveralApprovals, request.state == .pending {
+            context["approvals_label"] = "\(request.approvalCount) of \(request.approvalsRequired)"
+        }
+        if let escalated = request.escalatedAt { context["escalated_at"] = date(escalated) }
         return context
     }
 

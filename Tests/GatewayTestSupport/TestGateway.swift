@@ -168,6 +168,9 @@ public struct TestGateway: Sendable {
             let grant = try await store.read { try $0.grant(requestID: attempt.requestID) }
             let right: ReviewRight = (try await store.user(email: attempt.reviewer)).map { $0.role.reviewsEverything ? .role($0.role) : .approverGroup("?") } ?? .approverGroup("?")
             return .decided(request, grant: grant, right: right)
+        case .approvalCounted:
+            guard let request else { throw ServiceInvariantError("approved request \(attempt.requestID) is gone") }
+            return .approvalRecorded(request, right: .approverGroup("?"))
         case .refused(let code):
             return .refused(DecisionRefusal(code, detail: code.rawValue, state: request?.state, decidedBy: request?.decision?.reviewer), request: request)
         case .ignored, .rejected, .bounced:

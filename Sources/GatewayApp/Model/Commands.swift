@@ -90,6 +90,9 @@ public struct DecisionCommand: Sendable, Hashable {
 public enum DecisionOutcome: Sendable, Hashable {
     /// The attempt won: the request is decided (and, for an approved JIT request, the grant exists).
     case decided(AccessRequest, grant: Grant?, right: ReviewRight)
+    /// The approval counted, and the request needs more (``AccessRequest/approvalCount`` of
+    /// ``AccessRequest/approvalsRequired``): it stays pending.
+    case approvalRecorded(AccessRequest, right: ReviewRight)
     /// Nothing changed, for the reason given.
     case refused(DecisionRefusal, request: AccessRequest?)
 }

@@ -33,6 +33,8 @@ public enum InboundRejection: String, Sendable, Hashable, Codable, CaseIterable 
 public enum InboxOutcome: Sendable, Hashable, CustomStringConvertible {
     /// The reply decided its request.
     case decided(DecisionAction)
+    /// The reply's approval counted toward a quorum that it did not complete.
+    case approvalCounted
     /// A verified reviewer's reply that the rules refused.
     case refused(DecisionRefusal.Code)
     /// Automated mail or the gateway's own: dropped silently (LOOP-1, LOOP-2).
@@ -45,7 +47,7 @@ public enum InboxOutcome: Sendable, Hashable, CustomStringConvertible {
     /// The coarse outcome, as counted in metrics and the audit log.
     public var disposition: AuditOutcome {
         switch self {
-        case .decided: .decided
+        case .decided, .approvalCounted: .decided
         case .refused: .refused
         case .ignored: .ignored
         case .rejected: .rejected
@@ -57,6 +59,7 @@ public enum InboxOutcome: Sendable, Hashable, CustomStringConvertible {
     public var reason: String? {
         switch self {
         case .decided(let action): action.rawValue
+        case .approvalCounted: Self.approvalCountedReason
         case .refused(let code): code.rawValue
         case .ignored: "automated"
         case .rejected(let rejection): rejection.rawValue
@@ -68,6 +71,8 @@ public enum InboxOutcome: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``InboxOutcomeDecodingError`` for a value this build does not know (never guessed).
     public init(disposition: String, reason: String?) throws(InboxOutcomeDecodingError) {
         switch AuditOutcome(rawValue: disposition) {
+        case .decided? where reason == Self.approvalCountedReason:
+            self = .approvalCounted
         case .decided?:
             guard let action = reason.flatMap(DecisionAction.init(rawValue:)) else { throw InboxOutcomeDecodingError(disposition, reason) }
             self = .decided(action)
@@ -88,6 +93,9 @@ public enum InboxOutcome: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(disposition.rawValue) \(reason ?? "")" }
+
+    /// The stored reason of ``approvalCounted``.
+    static let approvalCountedReason = "approval_counted"
 }
 
 /// A stored inbox outcome this build does not know.

@@ -28,29 +28,34 @@ public struct Viewer: Sendable, Hashable {
     public let sessionDigest: String
     /// Names of the active resources whose requests the user may review.
     public let reviewableResources: Set<String>
+    /// Names of the active resources whose escalated requests the user may review (through an
+    /// escalation group).
+    public let escalationResources: Set<String>
 
-    public init(user: User, groups: Set<String>, sessionDigest: String, reviewableResources: Set<String>) {
+    public init(user: User, groups: Set<String>, sessionDigest: String, reviewableResources: Set<String>, escalationResources: Set<String> = []) {
         self.user = user
         self.groups = groups
         self.sessionDigest = sessionDigest
         self.reviewableResources = reviewableResources
+        self.escalationResources = escalationResources
     }
 
     /// Admin-role users review everything and see the admin pages.
     public var isAdminRole: Bool { user.role.reviewsEverything }
     /// Who may change approver groups, group members and notification settings.
     public var mayEditDirectory: Bool { user.role.editsDirectory }
-    public var mayReviewSomething: Bool { isAdminRole || !reviewableResources.isEmpty }
+    public var mayReviewSomething: Bool { isAdminRole || !reviewableResources.isEmpty || !escalationResources.isEmpty }
 
     /// Whether the user may decide `request` now: the policy's rights and self-decision rules, and
     /// an open request. Used to show or hide forms; the service judges again when it decides.
     public func mayDecide(_ request: AccessRequest, resource: Resource?, now: Date) -> Bool {
         guard let resource, request.isOpen(at: now), request.requester != user.email else { return false }
-        return DecisionPolicy.reviewRight(of: user, groups: groups, for: resource) != nil
+        return DecisionPolicy.reviewRight(of: user, groups: groups, for: resource, request: request) != nil
     }
 
-    /// Whether the user may see `request`: its reviewers and its requester.
+    /// Whether the user may see `request`: its reviewers (escalation reviewers once escalated) and its requester.
     public func maySee(_ request: AccessRequest) -> Bool {
         isAdminRole || reviewableResources.contains(request.resource) || request.requester == user.email
+            || (request.escalatedAt != nil && escalationResources.contains(request.resource))
     }
 }

@@ -22,6 +22,20 @@ public protocol RequestRepository {
     func requestsToRemind(now: Date, until: Date) throws -> [Int64]
     func markReminded(requestID: Int64, now: Date) throws
 
+    /// Every approval recorded for the request, oldest first.
+    func approvals(requestID: Int64) throws -> [RecordedApproval]
+    /// Records one reviewer's approval; `false` when that reviewer had already approved (one row
+    /// per reviewer and request, whatever the channel).
+    func insertApproval(_ approval: RecordedApproval) throws -> Bool
+    /// Stores a count of the approvals: each reviewer's void reason (`nil`: counts) and the number
+    /// that count, which lists and pages show.
+    func recordApprovalStanding(requestID: Int64, voidReasons: [String: String?], count: Int) throws
+    /// Pending, unexpired, not yet escalated requests of active resources with `escalate_after`.
+    func escalationCandidates(now: Date) throws -> [EscalationCandidate]
+    /// Marks the request escalated if it is still pending and was not escalated (a conditional
+    /// update): `false` when another sweep got there first.
+    func markEscalated(requestID: Int64, now: Date) throws -> Bool
+
     func insertGrant(requestID: Int64, startsAt: Date, endsAt: Date) throws -> Grant
     /// Ends grant `id` at `now` if it is still running (a conditional update): `false` when it had
     /// already ended or been revoked.
@@ -38,6 +52,22 @@ public protocol RequestRepository {
     /// Every active user and auto-locking resource with some activity and no unlifted lock, with
     /// the last activity (use or grant start) and the last unlock.
     func autoLockCandidates() throws -> [AutoLockCandidate]
+}
+
+/// A pending request whose resource escalates; due once `createdAt + escalateAfterSeconds` has passed.
+public struct EscalationCandidate: Sendable, Hashable {
+    public var requestID: Int64
+    public var createdAt: Date
+    public var escalateAfterSeconds: Int
+
+    public init(requestID: Int64, createdAt: Date, escalateAfterSeconds: Int) {
+        self.requestID = requestID
+        self.createdAt = createdAt
+        self.escalateAfterSeconds = escalateAfterSeconds
+    }
+
+    /// When the request is due for escalation.
+    public var dueAt: Date { createdAt.addingTimeInterval(TimeInterval(escalateAfterSeconds)) }
 }
 
 /// One user-and-resource pair the auto-lock rule looks at.
@@ -83,7 +113,7 @@ public protocol DirectoryRepository {
 /// The transactional outbox (SMTP-1).
 public protocol OutboxRepository {
     func enqueue(_ kind: NotificationKind, requestID: Int64?, recipient: NotificationRecipient, context: [String: String], now: Date) throws
-    /// Everyone who was sent the new-request email for `requestID`.
+    /// Everyone who was sent the new-request email for `requestID`, or its escalation.
     func notifiedRecipients(requestID: Int64) throws -> [String]
     /// The outbox entry whose rendered email had `messageID` (without angle brackets).
     func outboxEntry(messageID: String) throws -> OutboxEntry?

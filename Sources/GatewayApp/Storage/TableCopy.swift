@@ -5,7 +5,8 @@ import Foundation
 /// running gateways, not to the installation.
 public enum InstallationTables {
     public static let ordered = [
-        "users", "groups", "group_members", "resources", "resource_approver_groups", "access_requests", "grants", "locks",
+        "users", "groups", "group_members", "resources", "resource_approver_groups", "resource_escalation_groups",
+        "access_requests", "request_approvals", "grants", "locks",
         "audit_log", "gateway_meta", "notification_preferences", "outbox", "usage", "used_tokens", "inbound_messages",
         "mailbox_state", "web_sessions", "web_used_tokens", "web_rate_limits", "api_keys", "inbox_answers",
     ]
