@@ -31,6 +31,26 @@ import Testing
         #expect(resource.autoLockAfterDays == 30)
     }
 
+    @Test("approvals_required, escalate_after and escalation_groups read into the resource; the defaults are 1, off and the admin roles")
+    func quorumAndEscalation() throws {
+        let snapshot = try DirectoryFile.parse("""
+            users:
+              - { email: a@example.test }
+              - { email: b@example.test }
+              - { email: lead@example.test }
+            groups:
+              - { name: dba, members: [a@example.test, b@example.test] }
+              - { name: leads, members: [lead@example.test] }
+            resources:
+              - { name: prod-db, approver_groups: [dba], approvals_required: 2, escalate_after: 2h, escalation_groups: [leads] }
+              - { name: wiki, approver_groups: [dba] }
+            """, file: "d.yaml")
+        let prod = try #require(snapshot.resources.first { $0.name == "prod-db" })
+        #expect(prod.approvalsRequired == 2 && prod.escalateAfterSeconds == 7200 && prod.escalationGroups == ["leads"])
+        let wiki = try #require(snapshot.resources.first { $0.name == "wiki" })
+        #expect(wiki.approvalsRequired == 1 && wiki.escalateAfterSeconds == nil && wiki.escalationGroups.isEmpty)
+    }
+
     @Test("Defaults: durations 1h, 8h, 24h; pending TTL 24h; no auto-lock; decisions by reply and link on")
     func defaults() throws {
         let snapshot = try DirectoryFile.parse("resources:\n  - name: wiki\n", file: "d.yaml")
@@ -89,6 +109,24 @@ import Testing
         BadCase(name: "bad auto-lock", yaml: """
             resources: [{ name: r, auto_lock_after_days: -3 }]
             """, mentions: ["resources[0] (r)", "auto_lock_after_days"]),
+        BadCase(name: "more approvals required than reviewers", yaml: """
+            users: [{ email: a@example.test }, { email: b@example.test }, { email: boss@example.test, role: admin }]
+            groups: [{ name: g, members: [a@example.test] }]
+            resources: [{ name: r, approver_groups: [g], approvals_required: 3 }]
+            """, mentions: ["resources[0] (r)", "approvals_required is 3", "only 2 reviewers"]),
+        BadCase(name: "approvals required not a number", yaml: """
+            resources: [{ name: r, approvals_required: two }]
+            """, mentions: ["resources[0] (r)", "approvals_required must be a whole number"]),
+        BadCase(name: "escalation after the deadline", yaml: """
+            resources: [{ name: r, pending_ttl: 4h, escalate_after: 4h }]
+            """, mentions: ["resources[0] (r)", "escalate_after (4h) must be shorter than pending_ttl"]),
+        BadCase(name: "escalation groups without escalate_after", yaml: """
+            groups: [{ name: g }]
+            resources: [{ name: r, escalation_groups: [g] }]
+            """, mentions: ["resources[0] (r)", "escalation_groups needs escalate_after"]),
+        BadCase(name: "unknown escalation group", yaml: """
+            resources: [{ name: r, escalate_after: 2h, escalation_groups: [nope] }]
+            """, mentions: ["resources[0] (r)", "escalation group \"nope\""]),
         BadCase(name: "unknown key", yaml: """
             users: [{ email: a@example.test, team: x }]
             """, mentions: ["users[0].team", "unknown key"]),

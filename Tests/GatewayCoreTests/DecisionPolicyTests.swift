@@ -127,4 +127,48 @@ import Testing
         #expect(Self.refusal(Self.facts(reviewer: outsider, request: Self.request(state: .approved))) == .notAllowed)
         #expect(Self.refusal(Self.facts(reviewer: outsider, request: Self.request(expiresIn: -5))) == .notAllowed)
     }
+
+    @Test("Escalation groups review a request only once it was escalated; an approver group always does")
+    func escalationRight() {
+        let resource = Resource(name: "prod-db", approverGroups: ["dba"], escalateAfterSeconds: 3600, escalationGroups: ["leads"])
+        let lead = User(email: "lead@example.test", name: "Lee")
+        var request = Self.request()
+        #expect(DecisionPolicy.reviewRight(of: lead, groups: ["leads"], for: resource, request: request) == nil)
+        #expect(Self.refusal(Self.facts(reviewer: lead, groups: ["leads"], request: request, resource: resource)) == .notAllowed)
+        request.escalatedAt = Self.now.addingTimeInterval(-10)
+        #expect(DecisionPolicy.reviewRight(of: lead, groups: ["leads"], for: resource, request: request) == .escalationGroup("leads"))
+        #expect(Self.refusal(Self.facts(reviewer: lead, groups: ["leads"], request: request, resource: resource)) == nil)
+        let member = User(email: "a@example.test", name: "A")
+        #expect(DecisionPolicy.reviewRight(of: member, groups: ["dba", "leads"], for: resource, request: request) == .approverGroup("dba"))
+    }
+
+    @Test("An earlier approval counts while its reviewer keeps a right; not once they left, were removed or are the requester")
+    func standing() {
+        let resource = Resource(name: "prod-db", approverGroups: ["dba"], approvalsRequired: 2)
+        let request = Self.request()
+        let approval = RecordedApproval(requestID: 7, reviewer: "a@example.test", channel: .reply, right: "group:dba", grantSeconds: nil, comment: nil, approvedAt: Self.now)
+        let member = User(email: "a@example.test", name: "A")
+        #expect(DecisionPolicy.standing(of: approval, reviewer: member, groups: ["dba"], request: request, resource: resource) == nil)
+        #expect(DecisionPolicy.standing(of: approval, reviewer: member, groups: [], request: request, resource: resource) == "a@example.test is no longer a reviewer of prod-db")
+        #expect(DecisionPolicy.standing(of: approval, reviewer: nil, groups: ["dba"], request: request, resource: resource)?.contains("no longer an active user") == true)
+        var gone = member
+        gone.isActive = false
+        #expect(DecisionPolicy.standing(of: approval, reviewer: gone, groups: ["dba"], request: request, resource: resource) != nil)
+    }
+
+    @Test("One approval per reviewer: a second is refused naming the first; the shortest chosen grant wins, never longer than asked")
+    func firstApprovalAndShortestGrant() {
+        let request = { var r = Self.request(); r.approvalsRequired = 2; r.durationSeconds = 4 * 3600; return r }()
+        let first = RecordedApproval(requestID: 7, reviewer: "a@example.test", channel: .reply, right: "group:dba", grantSeconds: 3600, comment: nil, approvedAt: Self.now)
+        #expect(throws: Never.self) { try DecisionPolicy.checkFirstApproval(by: "b@example.test", request: request, approvals: [first]) }
+        do {
+            try DecisionPolicy.checkFirstApproval(by: "A@example.test", request: request, approvals: [first])
+            Issue.record("a second approval by the same reviewer was accepted")
+        } catch {
+            #expect(error.code == .alreadyApproved && error.detail.contains("1 of 2 approvals"))
+        }
+        let resource = Resource(name: "prod-db", approverGroups: [])
+        #expect(DecisionPolicy.grantSeconds(for: request, resource: resource, chosen: [nil, nil]) == 4 * 3600)
+        #expect(DecisionPolicy.grantSeconds(for: request, resource: resource, chosen: [7200, nil, 3600]) == 3600)
+    }
 }
