@@ -883,7 +883,8 @@ paths:
         Integration key: never, whatever its scopes (`403`, `error: forbidden`, `reason: forbidden`).
         A refusal by the rules is `403` with `error: decision_refused` and `reason` unknown_reviewer,
         self_decision, not_allowed or channel_disabled, or `409` with `reason` not_pending,
-        past_deadline or token_used; an unknown request is `404`.
+        past_deadline, token_used or already_approved (the reviewer already approved a request that needs
+        several approvals); an unknown request is `404`.
       x-required-scopes: []
       x-key-kinds: [personal]
       parameters: [{ $ref: "#/components/parameters/RequestID" }]
@@ -1161,7 +1162,7 @@ components:
       description: The rules refuse it (a duplicate pending request, a request no longer pending...).
       content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } }
     Refused:
-      description: "The decision was refused because of the request's state: `reason` is not_pending, past_deadline or token_used (409). Refusals for rights are 403 (see Forbidden)."
+      description: "The decision was refused because of the request's state: `reason` is not_pending, past_deadline, token_used or already_approved (409). Refusals for rights are 403 (see Forbidden)."
       content: { application/json: { schema: { $ref: "#/components/schemas/Refusal" } } }
   schemas:
     NewRequest:
@@ -1275,7 +1276,7 @@ components:
     RefusalReason:
       type: string
       description: Why a decision was refused; every channel reports the same codes.
-      enum: [unknown_reviewer, self_decision, not_allowed, channel_disabled, not_pending, past_deadline, unknown_request, token_used, sign_in_required, wrong_session, token_mismatch, wrong_code, code_locked, forbidden]
+      enum: [unknown_reviewer, self_decision, not_allowed, channel_disabled, not_pending, past_deadline, unknown_request, token_used, sign_in_required, wrong_session, token_mismatch, wrong_code, code_locked, forbidden, duration_not_allowed, already_approved]
 
 """#,
         "web/request.mustache": #"""

@@ -79,6 +79,8 @@ struct WebFixture {
             Resource(name: "payroll", approverGroups: ["db-approvers"], linkDecisionsEnabled: false),
             // A low-risk resource whose links decide without a session (an admin relaxed LINK-2).
             Resource(name: "wiki", approverGroups: ["web-approvers"], linkSignInRequired: false),
+            // Two-person approval: two of admin, reviewer, approver1 and approver2.
+            Resource(name: "two-key-db", approverGroups: ["db-approvers"], allowedDurations: [3600, 14_400], approvalsRequired: 2),
         ]
     )
 
@@ -120,7 +122,7 @@ struct WebFixture {
 
     /// Opens a request as `requester`.
     func request(_ requester: String = "requester1@example.test", resource: String = "prod-db", reason: String = "incident 42") async throws -> AccessRequest {
-        try await gateway.createRequest(NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: resource == "prod-db" ? 14_400 : nil), now: clock.now)
+        try await gateway.createRequest(NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: ["prod-db", "two-key-db"].contains(resource) ? 14_400 : nil), now: clock.now)
     }
 
     /// An emailed link path, signed the way the notification renderer signs it.
