@@ -180,7 +180,7 @@ extension ApprovalService {
             throw ServiceInvariantError("the approval of \(attempt.reviewer) on request \(request.id) was neither recorded nor found")
         }
         var standing: [String: String?] = [attempt.reviewer: nil]
-        var counted = [approval]
+        var counted: [RecordedApproval] = []
         for other in earlier {
             let reason = DecisionPolicy.standing(
                 of: other, reviewer: try tx.user(email: other.reviewer), groups: try tx.groupNames(of: other.reviewer),
@@ -189,7 +189,8 @@ extension ApprovalService {
             standing[other.reviewer] = reason
             if reason == nil { counted.append(other) }
         }
-        counted.sort { $0.approvedAt < $1.approvedAt }
+        // Oldest first; this approval is the latest.
+        counted.append(approval)
         try tx.recordApprovalStanding(requestID: request.id, voidReasons: standing, count: counted.count)
         if counted.count >= resource.approvalsRequired { return .complete(counted) }
 

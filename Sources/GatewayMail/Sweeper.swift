@@ -5,7 +5,8 @@ import Logging
 import ServiceLifecycle
 
 /// The time-driven work: expires pending requests at their deadline (the requester is told through
-/// the outbox), sends the one reminder before the deadline, and applies usage-based auto-lock.
+/// the outbox), sends the one reminder before the deadline, escalates requests pending past their
+/// resource's `escalate_after`, and applies usage-based auto-lock.
 public struct Sweeper: Service {
     public struct Policy: Sendable {
         public var interval: Duration

@@ -45,6 +45,10 @@ struct GatewayFixture {
             Resource(name: "ghost-app", approverGroups: ["ghost-approvers"]),
             Resource(name: "remote-app", approverGroups: ["remote-approvers"]),
             Resource(name: "idle-app", approverGroups: ["web-approvers"], autoLockAfterDays: 2),
+            // Two-person approval: two of admin, approver1, approver2 and requester3.
+            Resource(name: "two-key-db", approverGroups: ["db-approvers"], allowedDurations: [3600, 14_400, 28_800], approvalsRequired: 2),
+            // Escalates to web-approvers (approver3) after 2 hours pending.
+            Resource(name: "paged-db", approverGroups: ["db-approvers"], allowedDurations: [3600, 14_400], escalateAfterSeconds: 7200, escalationGroups: ["web-approvers"]),
         ]
     )
 

@@ -72,7 +72,7 @@ struct InboxHarness {
 
     /// Creates a request and sends its notifications through the real lab.
     func createRequest(_ requester: String = "requester1@example.test", resource: String = "prod-db", reason: String = "incident 42") async throws -> AccessRequest {
-        let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: resource == "prod-db" ? 14_400 : nil), now: clock.now)
+        let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: requester, resource: resource, reason: reason, durationSeconds: ["prod-db", "two-key-db", "paged-db"].contains(resource) ? 14_400 : nil), now: clock.now)
         while try await worker.drainOnce() > 0 {}
         return request
     }

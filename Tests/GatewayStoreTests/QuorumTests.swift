@@ -161,4 +161,14 @@ import Testing
             #expect(try await gateway.store.accessStatus(user: stored.requester, resource: "two-key-db", at: now.addingTimeInterval(2)).grant?.requestID == request.id)
         }
     }
+
+    @Test("The reminder before the deadline skips the reviewer who already approved", arguments: StoreBackend.allCases)
+    func reminderSkipsApprovers(backend: StoreBackend) async throws {
+        let gateway = try await Self.gateway(backend).gateway
+        let request = try await Self.open(gateway)
+        _ = try await gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .approve, channel: .web), now: t1)
+        #expect(try await gateway.sendReminders(now: request.expiresAt.addingTimeInterval(-1800), lead: 3600) == [request.id])
+        let reminded = try await gateway.store.read { try $0.outboxEntries(requestID: request.id) }.filter { $0.kind == .reminder }.map(\.recipient).sorted()
+        #expect(reminded == ["admin@example.test", "approver2@example.test", "approver4@example.test"])
+    }
 }
