@@ -57,6 +57,38 @@ import Testing
         #expect(try cli.run("request", "list", "--status", "all").jsonLines.count == 1)
     }
 
+    @Test("AUTHZ-4: on a resource needing two approvals the first decide prints 'approval recorded: 1 of 2', a repeat exits 3, a second reviewer decides")
+    func twoApprovals() throws {
+        let cli = try CLIHarness(directoryYAML: """
+            users:
+              - { email: admin@example.test, name: Ada Admin, role: admin }
+              - { email: approver1@example.test, name: Ann Approver }
+              - { email: approver2@example.test, name: Abe Approver }
+              - { email: requester1@example.test, name: Rita Requester }
+            groups:
+              - { name: db-approvers, members: [approver1@example.test, approver2@example.test] }
+            resources:
+              - { name: vault, approver_groups: [db-approvers], approvals_required: 2 }
+            """)
+        let created = try cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "vault", "--reason", "rotate keys", "--duration", "1h")
+        let id = try #require(created.json["id"] as? Int)
+        let first = try cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("approval recorded: 1 of 2"))
+        #expect(first.json["status"] as? String == "pending" && first.json["approvals"] as? Int == 1 && first.json["approvals_required"] as? Int == 2)
+        let again = try cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve")
+        #expect(again.status == 3 && again.stderr.contains("already_approved"))
+        let second = try cli.run("request", "decide", "\(id)", "--reviewer", "admin@example.test", "--approve")
+        #expect(second.status == 0 && second.json["status"] as? String == "approved" && second.json["approvals"] as? Int == 2)
+        // The directory refuses more approvals than there are reviewers.
+        try """
+            users: [{ email: a@example.test }]
+            resources: [{ name: solo, approvals_required: 2 }]
+            """.write(toFile: cli.directory.appendingPathComponent("directory.yaml").path, atomically: true, encoding: .utf8)
+        let check = try cli.run("directory", "import", cli.directory.appendingPathComponent("directory.yaml").path)
+        #expect(check.status != 0 && check.stderr.contains("approvals_required is 2, but only 0 reviewers"))
+    }
+
     @Test("Cancel by the requester; anyone else is refused")
     func cancel() throws {
         let cli = try CLIHarness()

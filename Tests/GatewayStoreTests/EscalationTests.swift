@@ -25,7 +25,7 @@ import Testing
         return try await gateway.service.escalateOverdueRequests()
     }
 
-    @Test("A request still pending at escalate_after goes once to the escalation group, who may decide it from then on; the first reviewers and the requester are told", arguments: StoreBackend.allCases)
+    @Test("AUTHZ-9: a request still pending at escalate_after goes once to the escalation group, who may decide it from then on; the first reviewers and the requester are told", arguments: StoreBackend.allCases)
     func escalatesOnce(backend: StoreBackend) async throws {
         let gateway = try await Self.gateway(backend).gateway
         let request = try await gateway.createRequest(Fixture.newRequest(resource: "paged-db", duration: 3600), now: Fixture.start)
@@ -72,7 +72,7 @@ import Testing
         #expect(try await gateway.store.request(id: decided.id)?.escalatedAt == nil)
     }
 
-    @Test("Two sweeps at once (two connections) escalate each request once", arguments: StoreBackend.allCases)
+    @Test("AUTHZ-9: two sweeps at once (two connections) escalate each request once", arguments: StoreBackend.allCases)
     func concurrentSweeps(backend: StoreBackend) async throws {
         let (gateway, location) = try await Self.gateway(backend)
         let other = try await backend.reopen(location, like: gateway)
