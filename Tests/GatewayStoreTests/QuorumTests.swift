@@ -171,4 +171,20 @@ import Testing
         let reminded = try await gateway.store.read { try $0.outboxEntries(requestID: request.id) }.filter { $0.kind == .reminder }.map(\.recipient).sorted()
         #expect(reminded == ["admin@example.test", "approver2@example.test", "approver4@example.test"])
     }
+
+    @Test("An edit of approvers or members that leaves fewer possible approvers than approvals_required is refused and changes nothing", arguments: StoreBackend.allCases)
+    func quorumStaysReachable(backend: StoreBackend) async throws {
+        let gateway = try await Self.gateway(backend).gateway
+        var directory = Fixture.directory
+        directory.resources.append(Resource(name: "three-key-db", approverGroups: ["db-approvers"], approvalsRequired: 3))
+        _ = try await gateway.syncDirectory(directory, now: t1)
+        await #expect(throws: DirectoryEditError.self) {
+            _ = try await gateway.service.setApproverGroups([], resource: "three-key-db", by: .cli)
+        }
+        await #expect(throws: DirectoryEditError.self) {
+            try await gateway.setGroupMembers([], group: "db-approvers", now: t2)
+        }
+        #expect(try await gateway.store.resource(named: "three-key-db")?.approverGroups == ["db-approvers"])
+        #expect(try await gateway.store.groups().first { $0.name == "db-approvers" }?.members.count == 2)
+    }
 }
