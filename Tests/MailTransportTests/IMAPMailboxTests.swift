@@ -251,7 +251,8 @@ struct IMAPReconnectAndIdleTests {
         let events = try await mailbox.idle(for: .seconds(2.5))
         let elapsed = ContinuousClock.now - start
         #expect(events.isEmpty)
-        #expect(elapsed >= .seconds(2.5) && elapsed < .seconds(4))
+        // Returns at its end, not at a refresh; the upper bound leaves a loaded machine room.
+        #expect(elapsed >= .seconds(2.5) && elapsed < .seconds(8))
         #expect(await mailbox.connectionsOpened == 1)
         #expect(try await mailbox.noop().isEmpty)
         await mailbox.close()
@@ -270,7 +271,8 @@ struct IMAPReconnectAndIdleTests {
         try MailLab.kick(user)
         let error = try await #require(throws: MailTransportError.self) { try await idle.value }
         #expect(error.kind == .connectionLost)
-        #expect(ContinuousClock.now - kicked < .seconds(3))
+        // Long before the 30 s IDLE would end (bounds loose enough for the parallel suite).
+        #expect(ContinuousClock.now - kicked < .seconds(10))
         #expect(try await mailbox.select().messages == 0)
         #expect(await mailbox.connectionsOpened == 2)
         await mailbox.close()
@@ -288,7 +290,8 @@ struct IMAPReconnectAndIdleTests {
         idle.cancel()
         let error = try await #require(throws: MailTransportError.self) { try await idle.value }
         #expect(error.kind == .cancelled)
-        #expect(ContinuousClock.now - cancelled < .seconds(1))
+        // Within seconds of a 60 s IDLE (the loop looks every 250 ms; the bound is for a loaded machine).
+        #expect(ContinuousClock.now - cancelled < .seconds(5))
         #expect(try await mailbox.noop().isEmpty)
         #expect(await mailbox.connectionsOpened == 1)
 
@@ -298,7 +301,7 @@ struct IMAPReconnectAndIdleTests {
         mailbox.shutdown()
         let stopError = try await #require(throws: MailTransportError.self) { try await second.value }
         #expect(stopError.kind == .cancelled)
-        #expect(ContinuousClock.now - stopped < .seconds(1))
+        #expect(ContinuousClock.now - stopped < .seconds(5))
         let after = try await #require(throws: MailTransportError.self) { try await mailbox.noop() }
         #expect(after.kind == .cancelled)
     }
