@@ -14,6 +14,17 @@ extension ApprovalService {
         return try await storage.write { [self] tx in try handleInbound(mail, in: tx, now: now) }
     }
 
+    /// Handles several messages in one transaction, in order, each exactly as
+    /// ``handleInbound(_:)`` would (a later message sees what an earlier one changed: a duplicate
+    /// Message-ID, a decided request, the answers already counted). One commit for the group is
+    /// what makes a backlog fast; if the group fails, nothing of it is kept and the caller handles
+    /// its messages one by one, so that one bad message cannot hold the others back.
+    public func handleInbound(batch mails: [InboundMail]) async throws -> [InboxResult] {
+        guard !mails.isEmpty else { return [] }
+        let now = self.now
+        return try await storage.write { [self] tx in try mails.map { try handleInbound($0, in: tx, now: now) } }
+    }
+
     func handleInbound(_ mail: InboundMail, in tx: any StoreTransaction, now: Date) throws -> InboxResult {
         if let first = try tx.inboundOutcome(key: mail.key) {
             return InboxResult(outcome: first, isDuplicate: true, answered: false, request: nil)

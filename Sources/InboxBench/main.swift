@@ -181,9 +181,12 @@ case "backlog":
             index += 1
         }
     }
+    // The anchor: how fast the lab accepts these replies over SMTP (one reused connection).
+    let sendStart = clock.now
     for (index, request) in requests.enumerated() {
         _ = try await bench.smtp.send(try bench.reply(to: request, index: index))
     }
+    let sendSeconds = milliseconds(clock.now - sendStart) / 1000
     await bench.smtp.close()
     let (processor, mailbox) = try bench.processor(mode: "idle")
     // Wait until every reply is in the mailbox: the backlog.
@@ -205,6 +208,8 @@ case "backlog":
     await mailbox.close()
     let result: [String: Any] = [
         "messages": requests.count, "decided": decided, "seconds": seconds, "messages_per_second": Double(requests.count) / seconds,
+        "smtp_accepted_per_second": Double(requests.count) / sendSeconds,
+        "ratio_to_smtp": (Double(requests.count) / seconds) / (Double(requests.count) / sendSeconds),
         "rss_before_mb": rssBefore, "rss_after_mb": currentRSSMegabytes(), "peak_rss_mb": peakRSSMegabytes(),
         "rss_samples": samples.enumerated().filter { $0.offset % max(1, samples.count / 10) == 0 }.map(\.element),
     ]

@@ -193,6 +193,23 @@ public actor IMAPMailbox {
         }
     }
 
+    /// The exact bytes of several messages in one `UID FETCH … BODY.PEEK[]` (no `\Seen`, IMAP-3),
+    /// by UID. UIDs that no longer exist are absent from the result. Keep the set's total size
+    /// bounded (``summaries(uids:)`` gives the sizes): every body is held in memory at once.
+    public func fetchRaw(uids: [UInt32]) throws(MailTransportError) -> [UInt32: [UInt8]] {
+        guard !uids.isEmpty else { return [:] }
+        let wanted = Set(uids)
+        return try withSelection { c throws(MailTransportError) in
+            let result = try c.checked("UID FETCH \(IMAPSyntax.uidSet(uids)) (UID BODY.PEEK[])", operation: "UID FETCH of \(uids.count) messages")
+            var bodies: [UInt32: [UInt8]] = [:]
+            for case .fetch(let f) in result.untagged {
+                guard let uid = f.uid, wanted.contains(uid), let body = f.body() else { continue }
+                bodies[uid] = body
+            }
+            return bodies
+        }
+    }
+
     /// `UID STORE`: adds, removes or replaces flags (silently: no per-message answer).
     public func storeFlags(_ change: FlagChange, uids: [UInt32]) throws(MailTransportError) {
         guard !uids.isEmpty else { return }

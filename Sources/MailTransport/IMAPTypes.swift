@@ -24,6 +24,12 @@ public struct MessageSummary: Sendable, Hashable, Codable {
     /// Flags such as `\Seen`, `\Flagged`, `\Deleted`.
     public var flags: [String]
 
+    public init(uid: UInt32, size: Int, flags: [String]) {
+        self.uid = uid
+        self.size = size
+        self.flags = flags
+    }
+
     /// True when the `\Seen` flag is set.
     public var isSeen: Bool { flags.contains { $0.caseInsensitiveCompare("\\Seen") == .orderedSame } }
 }

@@ -32,7 +32,7 @@ struct InboxHarness {
     /// - Parameter gatewayUser: the lab user whose INBOX plays the gateway's mailbox; it is emptied first.
     init(
         gatewayUser: String, imapURL: String = "imap://127.0.0.1:1143/INBOX", trustedAuthservID: String? = "mail.example.test", requireAuthentication: Bool = true,
-        answerLimits: AnswerLimits = AnswerLimits(), bounces: Bool = false
+        answerLimits: AnswerLimits = AnswerLimits(), bounces: Bool = false, batchSize: Int = 100
     ) async throws {
         try MailLab.requireRunning()
         try MailLab.resetUser(gatewayUser)
@@ -65,7 +65,7 @@ struct InboxHarness {
         )
         processor = InboxProcessor(
             mailbox: mailbox, verifier: verifier, service: fixture.gateway.service,
-            policy: InboxProcessor.Policy(processedFolder: "Processed", rejectedFolder: "Rejected", pollInterval: .seconds(1), maxMessageBytes: 200_000),
+            policy: InboxProcessor.Policy(processedFolder: "Processed", rejectedFolder: "Rejected", pollInterval: .seconds(1), maxMessageBytes: 200_000, batchSize: batchSize),
             logger: Logger(label: "test.inbox")
         )
     }

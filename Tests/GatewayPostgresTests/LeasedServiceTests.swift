@@ -45,7 +45,7 @@ struct LeasedServiceTests {
             logger: Logger(label: "test"), makeService: { recorder.service("survivor") }
         )
         let running = Task { try await survivor.run() }
-        while recorder.starts.withLock({ $0.isEmpty }), ContinuousClock.now - taken < .seconds(10) {
+        while recorder.starts.withLock({ $0.isEmpty }), ContinuousClock.now - taken < .seconds(20) {
             try await Task.sleep(for: .milliseconds(50))
         }
         let takeover = ContinuousClock.now - taken
@@ -54,8 +54,9 @@ struct LeasedServiceTests {
         await store.close()
         #expect(recorder.starts.withLock { $0 } == ["survivor"])
         #expect(takeover >= .seconds(1.9), "took the lease before it ran out: \(takeover)")
-        // The lease (2 s) and one renewal period, with room for a loaded machine; far within 10 s.
-        #expect(takeover < .seconds(5), "took too long: \(takeover)")
+        // The lease (2 s) and one renewal period, about 3 s quiet; the requirement is 10 s, which
+        // is also what a loaded machine (the parallel suite) gets.
+        #expect(takeover < .seconds(10), "took too long: \(takeover)")
     }
 
     @Test("two gateways: the service runs on one only")
