@@ -66,24 +66,49 @@ public struct AuditEntry: Sendable, Hashable, Codable, Identifiable {
 
 /// Which requests to list.
 public struct RequestFilter: Sendable, Hashable {
+    /// Where a page starts in the newest-first list (keyset pagination: a deep page costs what the
+    /// first one does, unlike an offset).
+    public enum Position: Sendable, Hashable {
+        /// The newest requests.
+        case newest
+        /// The requests just older than the request with this id.
+        case olderThan(Int64)
+        /// The requests just newer than the request with this id.
+        case newerThan(Int64)
+        /// The oldest requests.
+        case oldest
+
+        /// Whether the store reads this page oldest first (the rows still come back newest first).
+        public var readsOldestFirst: Bool {
+            switch self {
+            case .newerThan, .oldest: true
+            case .newest, .olderThan: false
+            }
+        }
+    }
+
     public var states: Set<RequestState>?
     public var resource: String?
     public var requester: String?
-    /// Only resolved requests resolved at or after this instant (pending requests are unaffected).
-    public var resolvedSince: Date?
+    /// Only pending requests and those created at or after this instant (the page's "open and
+    /// recent" view).
+    public var recentSince: Date?
     public var limit: Int
+    /// Rows skipped from `position` (the API's paging); pages use ``position`` alone.
     public var offset: Int
+    public var position: Position = .newest
 
     public init(
         states: Set<RequestState>? = nil, resource: String? = nil, requester: String? = nil,
-        resolvedSince: Date? = nil, limit: Int = 100, offset: Int = 0
+        recentSince: Date? = nil, limit: Int = 100, offset: Int = 0, position: Position = .newest
     ) {
         self.states = states
         self.resource = resource
         self.requester = requester.map(EmailAddress.normalize)
-        self.resolvedSince = resolvedSince
+        self.recentSince = recentSince
         self.limit = limit
         self.offset = offset
+        self.position = position
     }
 }
 

@@ -44,6 +44,10 @@ public enum PostgresMigrations {
                 PRIMARY KEY (request_id, reviewer_id)
             );
             """),
+        // The Access Requests page filtered by state, newest first, at any depth (keyset pages).
+        Migration(id: "v4-request-state-index", sql: """
+            CREATE INDEX access_requests_state_created ON access_requests(state, created_at, id);
+            """),
     ]
 
     /// A constant key for the advisory lock that serialises migrations across gateways.

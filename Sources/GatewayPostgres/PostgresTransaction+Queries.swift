@@ -33,17 +33,32 @@ extension PostgresTransaction: QueryRepository {
             binds.append(requester)
             conditions.append("u.email = $\(binds.count)")
         }
-        if let since = filter.resolvedSince {
+        if let since = filter.recentSince {
             binds.append(since)
-            conditions.append("(r.state = 'pending' OR r.resolved_at >= $\(binds.count))")
+            // The second condition follows from the first (a row is pending, or created since); it
+            // lets the created-at index start at the oldest row that can qualify.
+            conditions.append("(r.state = 'pending' OR r.created_at >= $\(binds.count))")
+            conditions.append("r.created_at >= LEAST($\(binds.count), COALESCE((SELECT min(created_at) FROM access_requests WHERE state = 'pending'), $\(binds.count)))")
+        }
+        // Keyset pagination: the anchor's own stored instant, so the comparison is exact.
+        switch filter.position {
+        case .newest, .oldest: break
+        case .olderThan(let id):
+            binds.append(id)
+            conditions.append("(r.created_at, r.id) < (SELECT created_at, id FROM access_requests WHERE id = $\(binds.count))")
+        case .newerThan(let id):
+            binds.append(id)
+            conditions.append("(r.created_at, r.id) > (SELECT created_at, id FROM access_requests WHERE id = $\(binds.count))")
         }
         var sql = Self.requestSelect
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
+        let order = filter.position.readsOldestFirst ? "r.created_at ASC, r.id ASC" : "r.created_at DESC, r.id DESC"
         binds.append(Self.limitValue(filter.limit))
-        sql += " ORDER BY r.created_at DESC, r.id DESC LIMIT $\(binds.count)"
+        sql += " ORDER BY \(order) LIMIT $\(binds.count)"
         binds.append(Self.offsetValue(filter.offset))
         sql += " OFFSET $\(binds.count)"
-        return try rows(PostgresQuery(unsafeSQL: sql, binds: binds), table: "access_requests").map(AccessRequest.init(stored:))
+        let found = try rows(PostgresQuery(unsafeSQL: sql, binds: binds), table: "access_requests").map(AccessRequest.init(stored:))
+        return filter.position.readsOldestFirst ? found.reversed() : found
     }
 
     /// Which requests a viewer may review: `nil` when the viewer is unknown or inactive (none).

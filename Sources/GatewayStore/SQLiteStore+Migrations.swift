@@ -189,6 +189,10 @@ extension SQLiteStore {
                 );
                 """)
         }
+        migrator.registerMigration("v11-request-state-index") { db in
+            // The Access Requests page filtered by state, newest first, at any depth (keyset pages).
+            try db.execute(sql: "CREATE INDEX access_requests_state_created ON access_requests(state, created_at, id)")
+        }
         return migrator
     }
 

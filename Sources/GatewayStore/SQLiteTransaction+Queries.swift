@@ -34,16 +34,31 @@ extension SQLiteTransaction: QueryRepository {
             conditions.append("u.email = ?")
             arguments += [requester]
         }
-        if let since = filter.resolvedSince {
-            conditions.append("(r.state = 'pending' OR r.resolved_at >= ?)")
-            arguments += [since]
+        if let since = filter.recentSince {
+            // The second condition follows from the first (a row is pending, or created since); it
+            // lets the created-at index start at the oldest row that can qualify.
+            conditions.append("(r.state = 'pending' OR r.created_at >= ?)")
+            conditions.append("r.created_at >= min(?, coalesce((SELECT min(created_at) FROM access_requests WHERE state = 'pending'), ?))")
+            arguments += [since, since, since]
+        }
+        // Keyset pagination: the anchor's own stored instant, so the comparison is exact.
+        switch filter.position {
+        case .newest, .oldest: break
+        case .olderThan(let id):
+            conditions.append("(r.created_at, r.id) < (SELECT created_at, id FROM access_requests WHERE id = ?)")
+            arguments += [id]
+        case .newerThan(let id):
+            conditions.append("(r.created_at, r.id) > (SELECT created_at, id FROM access_requests WHERE id = ?)")
+            arguments += [id]
         }
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let order = filter.position.readsOldestFirst ? "r.created_at ASC, r.id ASC" : "r.created_at DESC, r.id DESC"
         arguments += [filter.limit, filter.offset]
-        return try Row.fetchAll(
-            db, sql: Database.requestSelect + whereClause + " ORDER BY r.created_at DESC, r.id DESC LIMIT ? OFFSET ?",
+        let rows = try Row.fetchAll(
+            db, sql: Database.requestSelect + whereClause + " ORDER BY \(order) LIMIT ? OFFSET ?",
             arguments: arguments
         ).map(AccessRequest.init(row:))
+        return filter.position.readsOldestFirst ? rows.reversed() : rows
     }
 
     /// The SQL condition (on `r`, the request, and `res`, its resource) that limits requests to those `viewer` may review.

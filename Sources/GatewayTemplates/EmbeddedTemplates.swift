@@ -1361,7 +1361,7 @@ components:
 </form>
 {{#empty}}<p class="muted">No requests match.</p>{{/empty}}
 {{^empty}}{{> _request_table}}{{/empty}}
-<nav class="pages">{{#prev_url}}<a href="{{prev_url}}" rel="prev">Newer</a>{{/prev_url}} <span>Page {{page}}</span> {{#next_url}}<a href="{{next_url}}" rel="next">Older</a>{{/next_url}}</nav>
+<nav class="pages">{{#newest_url}}<a href="{{newest_url}}" rel="first">Newest</a> {{/newest_url}}{{#prev_url}}<a href="{{prev_url}}" rel="prev">Newer</a>{{/prev_url}} {{#next_url}}<a href="{{next_url}}" rel="next">Older</a>{{/next_url}}{{#oldest_url}} <a href="{{oldest_url}}" rel="last">Oldest</a>{{/oldest_url}}</nav>
 {{> _bottom}}
 
 """#,

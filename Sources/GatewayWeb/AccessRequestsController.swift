@@ -76,8 +76,8 @@ extension WebApp {
 struct AccessRequestsController: Sendable {
     let web: WebApp
 
-    /// How far back the Access Requests page shows resolved requests.
-    static let resolvedWindow: TimeInterval = 90 * 86_400
+    /// How far back the Access Requests page's default view goes (open requests always show).
+    static let recentWindow: TimeInterval = 90 * 86_400
 
     func addRoutes(to router: Router<WebContext>) {
         router.get("/") { _, context in
@@ -92,8 +92,9 @@ struct AccessRequestsController: Sendable {
         }
     }
 
-    /// `GET /requests`: open requests and those resolved in the last 90 days that the viewer may
-    /// review, newest first, filtered and paginated. Users who review nothing see their own requests.
+    /// `GET /requests`: open requests and those opened in the last 90 days that the viewer may
+    /// review, newest first, filtered, in keyset pages (`before`, `after`, `last`: a deep page costs
+    /// what the first does). Users who review nothing see their own requests.
     func showRequests(_ request: Request, _ context: WebContext) async throws -> Response {
         try await web.signedIn(request, context) { viewer, csrf in
             guard viewer.mayReviewSomething else { return web.redirect("/my-requests") }
@@ -105,35 +106,65 @@ struct AccessRequestsController: Sendable {
             case "recent": states = nil
             default: states = RequestState(rawValue: stateChoice).map { [$0] }
             }
-            let page = max(1, query["page"].flatMap(Int.init) ?? 1)
+            // Keyset pages: `before=ID` (older than that request), `after=ID` (newer), `last=1`.
+            let position: RequestFilter.Position
+            if let id = query["before"].flatMap(Int64.init) {
+                position = .olderThan(id)
+            } else if let id = query["after"].flatMap(Int64.init) {
+                position = .newerThan(id)
+            } else if query["last"] == "1" {
+                position = .oldest
+            } else {
+                position = .newest
+            }
+            let pageSize = web.settings.pageSize
             let filter = RequestFilter(
                 states: states, resource: query["resource"], requester: query["requester"],
-                resolvedSince: web.now.addingTimeInterval(-Self.resolvedWindow),
-                limit: web.settings.pageSize + 1, offset: (page - 1) * web.settings.pageSize
+                recentSince: web.now.addingTimeInterval(-Self.recentWindow), limit: pageSize + 1, position: position
             )
             var found = try await web.service.reviewableRequests(for: viewer, filter: filter)
-            let hasMore = found.count > web.settings.pageSize
-            found = Array(found.prefix(web.settings.pageSize))
-            func link(page: Int) -> String {
+            // One row more than a page says whether there is more in the direction read.
+            let more = found.count > pageSize
+            if more { found = position.readsOldestFirst ? Array(found.dropFirst()) : Array(found.dropLast()) }
+            let (hasNewer, hasOlder): (Bool, Bool) = switch position {
+            case .newest: (false, more)
+            case .olderThan: (true, more)
+            case .newerThan: (more, true)
+            case .oldest: (more, false)
+            }
+            func link(_ extra: String?) -> String {
                 var parts = ["state=\(stateChoice)"]
                 if let resource = query["resource"] { parts.append("resource=\(WebApp.formEncode(resource))") }
                 if let requester = query["requester"] { parts.append("requester=\(WebApp.formEncode(requester))") }
-                parts.append("page=\(page)")
+                if let extra { parts.append(extra) }
                 return "/requests?" + parts.joined(separator: "&")
             }
-            let returnTo = link(page: page)
-            let resources = try await web.service.directory().resources.filter { viewer.isAdminRole || viewer.reviewableResources.contains($0.name) }
+            let here: String? = switch position {
+            case .newest: nil
+            case .olderThan(let id): "before=\(id)"
+            case .newerThan(let id): "after=\(id)"
+            case .oldest: "last=1"
+            }
+            let returnTo = link(here)
+            let resources = try await web.service.directory().resources.filter {
+                viewer.isAdminRole || viewer.reviewableResources.contains($0.name) || viewer.escalationResources.contains($0.name)
+            }
             var context: [String: Any] = [
                 "rows": try await web.rows(found, viewer: viewer, csrf: csrf, returnTo: returnTo),
                 "empty": found.isEmpty,
                 "states": ["recent", "open", "approved", "denied", "expired", "cancelled"].map { ["value": $0, "label": $0 == "recent" ? "open and last 90 days" : $0, "selected": $0 == stateChoice] },
                 "resources": resources.map { ["name": $0.name, "selected": $0.name == query["resource"]] },
                 "requester": query["requester"] ?? "",
-                "page": page,
             ]
             // Absent, not empty: an empty string is still "true" to a Mustache section.
-            if page > 1 { context["prev_url"] = link(page: page - 1) }
-            if hasMore { context["next_url"] = link(page: page + 1) }
+            if hasNewer, let newest = found.first {
+                context["newest_url"] = link(nil)
+                context["prev_url"] = link("after=\(newest.id)")
+            }
+            if hasOlder, let oldest = found.last {
+                context["next_url"] = link("before=\(oldest.id)")
+                context["oldest_url"] = link("last=1")
+            }
             return try await web.page("requests", context, title: "Access Requests", viewer: viewer, csrf: csrf)
         }
     }

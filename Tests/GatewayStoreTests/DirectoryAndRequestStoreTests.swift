@@ -45,7 +45,43 @@ import Testing
         #expect(try await store.requests(RequestFilter(resource: "staging-web")).map(\.id) == [third.id])
         #expect(try await store.requests(RequestFilter(requester: "REQUESTER1@example.test")).map(\.id) == [third.id, first.id])
         #expect(try await store.requests(RequestFilter(limit: 1, offset: 1)).map(\.id) == [second.id])
-        #expect(try await store.requests(RequestFilter(resolvedSince: Fixture.start.addingTimeInterval(4))).map(\.id) == [third.id, first.id])
+        #expect(try await store.requests(RequestFilter(recentSince: Fixture.start.addingTimeInterval(4))).map(\.id) == [third.id, first.id])
+        #expect(try await store.requests(RequestFilter(recentSince: Fixture.start.addingTimeInterval(1))).map(\.id) == [third.id, second.id, first.id])
+    }
+
+    @Test("Keyset pages walk the newest-first list both ways and from the oldest end, ties on the instant broken by id", arguments: StoreBackend.allCases)
+    func keysetPages(backend: StoreBackend) async throws {
+        let gateway = try await Fixture.gateway(backend).gateway
+        var ids: [Int64] = []
+        // Seven requests; the 3rd and 4th are opened at the same instant.
+        let offsets: [TimeInterval] = [0, 10, 20, 20, 30, 40, 50]
+        let pairs = [("requester1", "prod-db"), ("requester2", "prod-db"), ("requester1", "staging-web"), ("requester2", "staging-web"),
+                     ("approver5", "prod-db"), ("approver5", "staging-web"), ("support", "prod-db")]
+        for (index, (requester, resource)) in pairs.enumerated() {
+            let request = try await gateway.createRequest(
+                Fixture.newRequest("\(requester)@example.test", resource: resource, duration: resource == "prod-db" ? 3600 : nil),
+                now: Fixture.start.addingTimeInterval(offsets[index])
+            )
+            ids.append(request.id)
+        }
+        let newestFirst = Array(ids.reversed())
+        func page(_ position: RequestFilter.Position, limit: Int = 3, resource: String? = nil) async throws -> [Int64] {
+            try await gateway.store.requests(RequestFilter(resource: resource, limit: limit, position: position)).map(\.id)
+        }
+        #expect(try await page(.newest) == Array(newestFirst[0..<3]))
+        #expect(try await page(.olderThan(newestFirst[2])) == Array(newestFirst[3..<6]))
+        #expect(try await page(.olderThan(newestFirst[5])) == [newestFirst[6]])
+        #expect(try await page(.oldest) == Array(newestFirst[4..<7]))
+        #expect(try await page(.newerThan(newestFirst[4])) == Array(newestFirst[1..<4]))
+        #expect(try await page(.newerThan(newestFirst[0])).isEmpty)
+        // Walking older one row at a time visits every request once, across the tie.
+        var walked = try await page(.newest, limit: 1)
+        while let last = walked.last, let next = try await page(.olderThan(last), limit: 1).first { walked.append(next) }
+        #expect(walked == newestFirst)
+        // With a filter.
+        let prod = try await gateway.store.requests(RequestFilter(resource: "prod-db")).map(\.id)
+        #expect(try await page(.olderThan(prod[0]), limit: 2, resource: "prod-db") == Array(prod[1..<3]))
+        #expect(try await page(.oldest, limit: 2, resource: "prod-db") == Array(prod.suffix(2)))
     }
 
     @Test("One pending request per requester and resource; a new one is allowed once it is resolved", arguments: StoreBackend.allCases)

@@ -77,11 +77,17 @@ import Testing
             try await browser.signIn(fixture, as: "reviewer@example.test")
             let first = try await browser.get("/requests")
             #expect(Self.ids(in: first.body) == [created[3].id, created[2].id])
-            #expect(first.body.contains("rel=\"next\""))
-            let second = try await browser.get("/requests?state=recent&page=2")
+            #expect(first.body.contains("rel=\"next\"") && !first.body.contains("rel=\"prev\""))
+            // Keyset pages: older than the last row shown; the oldest page; back to newer.
+            #expect(first.body.contains("href=\"/requests?state=recent&amp;before=\(created[2].id)\""))
+            let second = try await browser.get("/requests?state=recent&before=\(created[2].id)")
             let secondIDs = Self.ids(in: second.body)
             #expect(secondIDs == [created[1].id, created[0].id])
             #expect(!second.body.contains("rel=\"next\""), "page 2 lists \(secondIDs)")
+            #expect(second.body.contains("href=\"/requests?state=recent&amp;after=\(created[1].id)\""))
+            #expect(Self.ids(in: try await browser.get("/requests?state=recent&last=1").body) == [created[1].id, created[0].id])
+            let back = try await browser.get("/requests?state=recent&after=\(created[1].id)")
+            #expect(Self.ids(in: back.body) == [created[3].id, created[2].id] && !back.body.contains("rel=\"prev\""))
             // The request resolved more than 90 days ago is not listed.
             #expect(!(Self.ids(in: first.body) + Self.ids(in: second.body)).contains(old.id))
             #expect(Self.ids(in: try await browser.get("/requests?state=denied").body) == [created[0].id])
@@ -103,7 +109,7 @@ import Testing
             let secondPath = "/requests/\(second.id)/decision", firstPath = "/requests/\(first.id)/decision"
             let secondCSRF = try #require(list.field("csrf", inFormPosting: secondPath))
             let returnTo = try #require(list.field("return_to", inFormPosting: secondPath))
-            #expect(returnTo == "/requests?state=recent&page=1")
+            #expect(returnTo == "/requests?state=recent")
             #expect(try await browser.post(secondPath, [("action", "approve")]).status == .forbidden)
             // A form token is bound to the form's own path.
             #expect(try await browser.post(firstPath, [("csrf", secondCSRF), ("action", "approve")]).status == .forbidden)
