@@ -91,8 +91,8 @@ extension ApprovalService {
     }
 
     /// The viewer's own requests, newest first.
-    public func ownRequests(of viewer: Viewer, limit: Int) async throws -> [AccessRequest] {
-        let filter = RequestFilter(requester: viewer.user.email, limit: limit)
+    public func ownRequests(of viewer: Viewer, limit: Int, position: RequestFilter.Position = .newest) async throws -> [AccessRequest] {
+        let filter = RequestFilter(requester: viewer.user.email, limit: limit, position: position)
         return try await storage.read { try $0.requests(filter) }
     }
 

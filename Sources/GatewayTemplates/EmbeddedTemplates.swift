@@ -486,6 +486,10 @@ If it was not you, ignore this email: nothing happens unless the link is opened 
 </dl>
 
 """#,
+        "web/_pages.mustache": #"""
+<nav class="pages">{{#newest_url}}<a href="{{newest_url}}" rel="first">Newest</a> {{/newest_url}}{{#prev_url}}<a href="{{prev_url}}" rel="prev">Newer</a>{{/prev_url}} {{#next_url}}<a href="{{next_url}}" rel="next">Older</a>{{/next_url}}{{#oldest_url}} <a href="{{oldest_url}}" rel="last">Oldest</a>{{/oldest_url}}</nav>
+
+"""#,
         "web/_request_table.mustache": #"""
 <table class="requests">
 <thead><tr><th>#</th><th>Requester</th><th>Resource</th><th>Duration</th><th>Reason</th><th>Requested</th><th>Deadline</th><th>State</th><th></th></tr></thead>
@@ -724,6 +728,7 @@ tr.fixed td { color: var(--muted); }
 {{/rows}}
 </tbody>
 </table>
+{{> _pages}}
 {{/empty}}
 {{> _bottom}}
 
@@ -1361,7 +1366,7 @@ components:
 </form>
 {{#empty}}<p class="muted">No requests match.</p>{{/empty}}
 {{^empty}}{{> _request_table}}{{/empty}}
-<nav class="pages">{{#newest_url}}<a href="{{newest_url}}" rel="first">Newest</a> {{/newest_url}}{{#prev_url}}<a href="{{prev_url}}" rel="prev">Newer</a>{{/prev_url}} {{#next_url}}<a href="{{next_url}}" rel="next">Older</a>{{/next_url}}{{#oldest_url}} <a href="{{oldest_url}}" rel="last">Oldest</a>{{/oldest_url}}</nav>
+{{> _pages}}
 {{> _bottom}}
 
 """#,
@@ -1431,7 +1436,7 @@ components:
 {{/user}}
 <h2>Requests</h2>
 {{#empty}}<p class="muted">No requests.</p>{{/empty}}
-{{^empty}}{{> _request_table}}{{/empty}}
+{{^empty}}{{> _request_table}}{{> _pages}}{{/empty}}
 <h2>Grants</h2>
 {{#no_grants}}<p class="muted">No grants.</p>{{/no_grants}}
 {{^no_grants}}

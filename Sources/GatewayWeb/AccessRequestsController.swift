@@ -106,32 +106,11 @@ struct AccessRequestsController: Sendable {
             case "recent": states = nil
             default: states = RequestState(rawValue: stateChoice).map { [$0] }
             }
-            // Keyset pages: `before=ID` (older than that request), `after=ID` (newer), `last=1`.
-            let position: RequestFilter.Position
-            if let id = query["before"].flatMap(Int64.init) {
-                position = .olderThan(id)
-            } else if let id = query["after"].flatMap(Int64.init) {
-                position = .newerThan(id)
-            } else if query["last"] == "1" {
-                position = .oldest
-            } else {
-                position = .newest
-            }
-            let pageSize = web.settings.pageSize
+            let page = KeysetPage(query: query, size: web.settings.pageSize)
             let filter = RequestFilter(
                 states: states, resource: query["resource"], requester: query["requester"],
-                recentSince: web.now.addingTimeInterval(-Self.recentWindow), limit: pageSize + 1, position: position
+                recentSince: web.now.addingTimeInterval(-Self.recentWindow), limit: page.limit, position: page.position
             )
-            var found = try await web.service.reviewableRequests(for: viewer, filter: filter)
-            // One row more than a page says whether there is more in the direction read.
-            let more = found.count > pageSize
-            if more { found = position.readsOldestFirst ? Array(found.dropFirst()) : Array(found.dropLast()) }
-            let (hasNewer, hasOlder): (Bool, Bool) = switch position {
-            case .newest: (false, more)
-            case .olderThan: (true, more)
-            case .newerThan: (more, true)
-            case .oldest: (more, false)
-            }
             func link(_ extra: String?) -> String {
                 var parts = ["state=\(stateChoice)"]
                 if let resource = query["resource"] { parts.append("resource=\(WebApp.formEncode(resource))") }
@@ -139,13 +118,8 @@ struct AccessRequestsController: Sendable {
                 if let extra { parts.append(extra) }
                 return "/requests?" + parts.joined(separator: "&")
             }
-            let here: String? = switch position {
-            case .newest: nil
-            case .olderThan(let id): "before=\(id)"
-            case .newerThan(let id): "after=\(id)"
-            case .oldest: "last=1"
-            }
-            let returnTo = link(here)
+            let (found, links) = page.finish(try await web.service.reviewableRequests(for: viewer, filter: filter), link: link)
+            let returnTo = link(page.parameter)
             let resources = try await web.service.directory().resources.filter {
                 viewer.isAdminRole || viewer.reviewableResources.contains($0.name) || viewer.escalationResources.contains($0.name)
             }
@@ -156,15 +130,7 @@ struct AccessRequestsController: Sendable {
                 "resources": resources.map { ["name": $0.name, "selected": $0.name == query["resource"]] },
                 "requester": query["requester"] ?? "",
             ]
-            // Absent, not empty: an empty string is still "true" to a Mustache section.
-            if hasNewer, let newest = found.first {
-                context["newest_url"] = link(nil)
-                context["prev_url"] = link("after=\(newest.id)")
-            }
-            if hasOlder, let oldest = found.last {
-                context["next_url"] = link("before=\(oldest.id)")
-                context["oldest_url"] = link("last=1")
-            }
+            context.merge(links) { _, new in new }
             return try await web.page("requests", context, title: "Access Requests", viewer: viewer, csrf: csrf)
         }
     }

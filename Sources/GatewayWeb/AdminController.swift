@@ -57,14 +57,19 @@ struct AdminController: Sendable {
     func showUser(_ request: Request, _ context: WebContext, email: String) async throws -> Response {
         try await admin(request, context) { viewer, csrf in
             guard let user = try await web.service.directory().users.first(where: { $0.email == EmailAddress.normalize(email) }) else { return try await web.notFound(viewer: viewer, csrf: csrf) }
-            let requests = try await web.service.requestsForAdmin(viewer, filter: RequestFilter(requester: user.email, limit: 500))
             let back = "/users/\(WebApp.formEncode(user.email))"
+            let page = KeysetPage(query: FormData.query(request), size: web.settings.pageSize)
+            let (requests, links) = page.finish(
+                try await web.service.requestsForAdmin(viewer, filter: RequestFilter(requester: user.email, limit: page.limit, position: page.position)),
+                link: { extra in back + (extra.map { "?" + $0 } ?? "") }
+            )
             let grants = try await web.service.grants(of: user.email, for: viewer).map { grantRow($0, csrf: csrf, returnTo: back) }
-            let context: [String: Any] = [
+            var context: [String: Any] = [
                 "user": Self.userContext(user, groups: try await groupsByUser()[user.email] ?? []),
-                "rows": try await web.rows(requests, viewer: viewer, csrf: csrf, returnTo: "/users/\(WebApp.formEncode(user.email))"),
+                "rows": try await web.rows(requests, viewer: viewer, csrf: csrf, returnTo: back + (page.parameter.map { "?" + $0 } ?? "")),
                 "empty": requests.isEmpty, "grants": grants, "no_grants": grants.isEmpty,
             ]
+            context.merge(links) { _, new in new }
             return try await web.page("user", context, title: user.name, viewer: viewer, csrf: csrf)
         }
     }

@@ -21,10 +21,15 @@ struct RequesterController: Sendable {
         }
     }
 
-    /// `GET /my-requests`: the signed-in user's own requests, newest first, with Cancel on open ones.
+    /// `GET /my-requests`: the signed-in user's own requests, newest first in keyset pages
+    /// (``KeysetPage``), with Cancel on open ones.
     func showMyRequests(_ request: Request, _ context: WebContext) async throws -> Response {
         try await web.signedIn(request, context) { viewer, csrf in
-            let requests = try await web.service.ownRequests(of: viewer, limit: 200)
+            let page = KeysetPage(query: FormData.query(request), size: web.settings.pageSize)
+            let (requests, links) = page.finish(
+                try await web.service.ownRequests(of: viewer, limit: page.limit, position: page.position),
+                link: { extra in "/my-requests" + (extra.map { "?" + $0 } ?? "") }
+            )
             let names = try await web.names()
             let rows = requests.map { request -> [String: Any] in
                 var row = WebFormat.request(request, names: names, now: web.now)
@@ -35,6 +40,7 @@ struct RequesterController: Sendable {
                 return row
             }
             var context: [String: Any] = ["rows": rows, "empty": rows.isEmpty]
+            context.merge(links) { _, new in new }
             if let created = FormData.query(request)["created"] { context["created"] = created }
             return try await web.page("my_requests", context, title: "My requests", viewer: viewer, csrf: csrf)
         }

@@ -96,6 +96,35 @@ import Testing
         }
     }
 
+    /// A user's page (admin) and My requests page in keyset pages too: older, oldest, newer.
+    @Test func userAndOwnRequestsInPages() async throws {
+        let fixture = try await WebFixture { $0.pageSize = 2 }
+        var opened: [AccessRequest] = []
+        for resource in ["prod-db", "staging-web", "vault"] {
+            opened.append(try await fixture.request("requester1@example.test", resource: resource))
+            fixture.clock.advance(by: 60)
+        }
+        let newestFirst = opened.reversed().map(\.id)
+        try await fixture.application().test(.router) { client in
+            let admin = WebClient(client)
+            try await admin.signIn(fixture, as: "admin@example.test")
+            let first = try await admin.get("/users/requester1@example.test")
+            #expect(Self.ids(in: first.body) == Array(newestFirst[0..<2]))
+            #expect(first.body.contains("href=\"/users/requester1@example.test?before=\(newestFirst[1])\""))
+            #expect(Self.ids(in: try await admin.get("/users/requester1@example.test?before=\(newestFirst[1])").body) == [newestFirst[2]])
+            #expect(Self.ids(in: try await admin.get("/users/requester1@example.test?last=1").body) == Array(newestFirst[1..<3]))
+        }
+        try await fixture.application().test(.router) { client in
+            let rita = WebClient(client)
+            try await rita.signIn(fixture, as: "requester1@example.test")
+            let first = try await rita.get("/my-requests")
+            #expect(Self.ids(in: first.body) == Array(newestFirst[0..<2]) && first.body.contains("rel=\"next\""))
+            let older = try await rita.get("/my-requests?before=\(newestFirst[1])")
+            #expect(Self.ids(in: older.body) == [newestFirst[2]] && !older.body.contains("rel=\"next\"") && older.body.contains("rel=\"prev\""))
+            #expect(Self.ids(in: try await rita.get("/my-requests?after=\(newestFirst[2])").body) == Array(newestFirst[0..<2]))
+        }
+    }
+
     /// Approve and deny from the list and from the detail page, with a comment; without the CSRF
     /// token nothing changes.
     @Test func decidesFromTheListAndTheDetailPage() async throws {
