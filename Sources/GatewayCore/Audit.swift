@@ -93,6 +93,22 @@ public struct RequestFilter: Sendable, Hashable {
     /// Only pending requests and those created at or after this instant (the page's "open and
     /// recent" view).
     public var recentSince: Date?
+
+    /// What ``recentSince`` leaves to check once the states asked for are known: nothing when only
+    /// pending requests are asked for, the creation bound alone when no pending ones are, both
+    /// otherwise. Stores write the simplest condition, which their indexes can range over.
+    public enum RecentCondition: Sendable, Hashable {
+        case none
+        case createdSince(Date)
+        case pendingOrCreatedSince(Date)
+    }
+
+    public var recentCondition: RecentCondition {
+        guard let since = recentSince else { return .none }
+        guard let states else { return .pendingOrCreatedSince(since) }
+        if states == [.pending] { return .none }
+        return states.contains(.pending) ? .pendingOrCreatedSince(since) : .createdSince(since)
+    }
     public var limit: Int
     /// Rows skipped from `position` (the API's paging); pages use ``position`` alone.
     public var offset: Int

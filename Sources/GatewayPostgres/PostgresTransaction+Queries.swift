@@ -25,19 +25,28 @@ extension PostgresTransaction: QueryRepository {
             binds.append(states.map(\.rawValue).sorted())
             conditions.append("r.state = ANY($\(binds.count))")
         }
+        // By id, looked up once: the planner then ranges over (resource_id, created_at) instead of
+        // joining first and sorting every match.
         if let resource = filter.resource {
             binds.append(resource)
-            conditions.append("res.name = $\(binds.count)")
+            conditions.append("r.resource_id = (SELECT id FROM resources WHERE name = $\(binds.count))")
         }
         if let requester = filter.requester {
             binds.append(requester)
-            conditions.append("u.email = $\(binds.count)")
+            conditions.append("r.requester_id = (SELECT id FROM users WHERE email = $\(binds.count))")
         }
-        if let since = filter.recentSince {
+        switch filter.recentCondition {
+        case .none:
+            break
+        case .createdSince(let since):
             binds.append(since)
-            // The second condition follows from the first (a row is pending, or created since); it
-            // lets the created-at index start at the oldest row that can qualify.
-            conditions.append("(r.state = 'pending' OR r.created_at >= $\(binds.count))")
+            conditions.append("r.created_at >= $\(binds.count)")
+        case .pendingOrCreatedSince(let since):
+            binds.append(since)
+            // A CASE, not an OR: an OR of two indexable conditions makes the planner gather every
+            // match with two bitmap scans and sort them. The second condition follows from the first
+            // and is what the created-at indexes range over, newest first.
+            conditions.append("CASE WHEN r.state = 'pending' THEN TRUE ELSE r.created_at >= $\(binds.count) END")
             conditions.append("r.created_at >= LEAST($\(binds.count), COALESCE((SELECT min(created_at) FROM access_requests WHERE state = 'pending'), $\(binds.count)))")
         }
         // Keyset pagination: the anchor's own stored instant, so the comparison is exact.

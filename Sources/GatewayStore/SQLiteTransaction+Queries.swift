@@ -26,17 +26,24 @@ extension SQLiteTransaction: QueryRepository {
             conditions.append("r.state IN (\(states.map { _ in "?" }.joined(separator: ", ")))")
             arguments += StatementArguments(states.map(\.rawValue).sorted())
         }
+        // By id, looked up once: the planner then ranges over (resource_id, created_at).
         if let resource = filter.resource {
-            conditions.append("res.name = ?")
+            conditions.append("r.resource_id = (SELECT id FROM resources WHERE name = ?)")
             arguments += [resource]
         }
         if let requester = filter.requester {
-            conditions.append("u.email = ?")
+            conditions.append("r.requester_id = (SELECT id FROM users WHERE email = ?)")
             arguments += [requester]
         }
-        if let since = filter.recentSince {
+        switch filter.recentCondition {
+        case .none:
+            break
+        case .createdSince(let since):
+            conditions.append("r.created_at >= ?")
+            arguments += [since]
+        case .pendingOrCreatedSince(let since):
             // The second condition follows from the first (a row is pending, or created since); it
-            // lets the created-at index start at the oldest row that can qualify.
+            // lets the created-at indexes start at the oldest row that can qualify.
             conditions.append("(r.state = 'pending' OR r.created_at >= ?)")
             conditions.append("r.created_at >= min(?, coalesce((SELECT min(created_at) FROM access_requests WHERE state = 'pending'), ?))")
             arguments += [since, since, since]

@@ -171,4 +171,14 @@ import Testing
         #expect(DecisionPolicy.grantSeconds(for: request, resource: resource, chosen: [nil, nil]) == 4 * 3600)
         #expect(DecisionPolicy.grantSeconds(for: request, resource: resource, chosen: [7200, nil, 3600]) == 3600)
     }
+
+    @Test("The recent view's condition is as simple as the states asked for allow")
+    func recentCondition() {
+        let since = Self.now
+        #expect(RequestFilter(recentSince: since).recentCondition == .pendingOrCreatedSince(since))
+        #expect(RequestFilter(states: [.pending], recentSince: since).recentCondition == RequestFilter.RecentCondition.none)
+        #expect(RequestFilter(states: [.approved, .denied], recentSince: since).recentCondition == .createdSince(since))
+        #expect(RequestFilter(states: [.approved, .pending], recentSince: since).recentCondition == .pendingOrCreatedSince(since))
+        #expect(RequestFilter(states: [.approved]).recentCondition == RequestFilter.RecentCondition.none)
+    }
 }
