@@ -31,6 +31,9 @@ extension WebApp {
         var rows: [[String: Any]] = []
         for request in requests {
             var row = WebFormat.request(request, names: names, now: now)
+            row["may_decide"] = false
+            row["you_approved"] = false
+            row["has_grant_choices"] = false
             // Under a quorum, whoever approved already sees that instead of the buttons.
             if request.approvalCount > 0, request.isOpen(at: now),
                try await service.approvals(of: request, for: viewer).contains(where: { $0.reviewer == viewer.user.email }) {
