@@ -148,13 +148,7 @@ public enum DirectoryFile {
             seen[name] = index
             let problemsBefore = walker.problems.count
             var resource = Resource(name: name, approverGroups: [])
-            if let groupsNode = fields["approver_groups"], let groups = walker.strings(groupsNode, path: "\(path).approver_groups") {
-                for group in groups where !knownGroups.contains(group) {
-                    walker.problem(path, groupsNode, "approver group \"\(group)\" is not a group of the directory")
-                }
-                if Set(groups).count != groups.count {
-                    walker.problem(path, groupsNode, "an approver group is listed twice")
-                }
+            if let groups = groupList(fields["approver_groups"], key: "approver_groups", what: "approver group", path: path, known: knownGroups, walker: &walker) {
                 resource.approverGroups = groups
             }
             if let durationsNode = fields["durations"], let texts = walker.strings(durationsNode, path: "\(path).durations") {
@@ -197,14 +191,8 @@ public enum DirectoryFile {
                 }
                 resource[keyPath: keyPath] = flag
             }
-            if let groupsNode = fields["escalation_groups"], let names = walker.strings(groupsNode, path: "\(path).escalation_groups") {
-                for group in names where !knownGroups.contains(group) {
-                    walker.problem(path, groupsNode, "escalation group \"\(group)\" is not a group of the directory")
-                }
-                if Set(names).count != names.count {
-                    walker.problem(path, groupsNode, "an escalation group is listed twice")
-                }
-                resource.escalationGroups = names
+            if let groups = groupList(fields["escalation_groups"], key: "escalation_groups", what: "escalation group", path: path, known: knownGroups, walker: &walker) {
+                resource.escalationGroups = groups
             }
             if let afterNode = fields["escalate_after"], let text = walker.string(afterNode, path: "\(path).escalate_after") {
                 if let value = DurationText.seconds(from: text) {
@@ -232,6 +220,19 @@ public enum DirectoryFile {
             if walker.problems.count == problemsBefore { resources.append(resource) }
         }
         return resources
+    }
+
+    /// A resource's list of group names under `key`, each a group of the directory and listed once
+    /// (problems are reported, naming `what` kind of group); `nil` when the key is absent or not a list.
+    private static func groupList(_ node: Node?, key: String, what: String, path: String, known: Set<String>, walker: inout YAMLWalker) -> [String]? {
+        guard let node, let groups = walker.strings(node, path: "\(path).\(key)") else { return nil }
+        for group in groups where !known.contains(group) {
+            walker.problem(path, node, "\(what) \"\(group)\" is not a group of the directory")
+        }
+        if Set(groups).count != groups.count {
+            walker.problem(path, node, "an \(what) is listed twice")
+        }
+        return groups
     }
 
     static func isName(_ text: String) -> Bool {
