@@ -204,8 +204,9 @@ extension ApprovalService {
         if let nonce = attempt.tokenNonce {
             _ = try tx.markTokenUsed(nonceDigest: nonce, requestID: request.id, channel: attempt.channel, expiresAt: request.expiresAt, now: now)
         }
+        let notified = try tx.notifiedRecipients(requestID: request.id)
         let recipients = NotificationRecipients.forApprovalRecorded(
-            request, notified: try tx.notifiedRecipients(requestID: request.id), approver: attempt.reviewer, users: try tx.users()
+            request, notified: notified, approver: attempt.reviewer, users: try tx.users(emails: Set(notified), orRoles: [])
         )
         var context = [
             "approved_by": attempt.reviewer, "approvals": String(counted.count), "approvals_required": String(resource.approvalsRequired),

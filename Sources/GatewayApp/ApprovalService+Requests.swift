@@ -100,8 +100,10 @@ extension ApprovalService {
     /// Queues the new-request emails (``NotificationRecipients/forNewRequest(_:resource:users:groups:preferences:)``).
     func enqueueNewRequest(_ request: AccessRequest, in tx: any StoreTransaction, now: Date) throws {
         guard let resource = try tx.resource(named: request.resource) else { return }
+        let groups = try tx.groups().filter { resource.approverGroups.contains($0.name) }
         let recipients = NotificationRecipients.forNewRequest(
-            request, resource: resource, users: try tx.users(), groups: try tx.groups(), preferences: try tx.notificationPreferences()
+            request, resource: resource, users: try tx.users(emails: Set(groups.flatMap(\.members)), orRoles: AdminRole.reviewingEverything),
+            groups: groups, preferences: try tx.notificationPreferences()
         )
         for recipient in recipients {
             try tx.enqueue(.newRequest, requestID: request.id, recipient: recipient, context: [:], now: now)
@@ -117,9 +119,10 @@ extension ApprovalService {
         case .expired: kind = .expired
         case .cancelled: kind = .cancelled
         }
+        let notified = try tx.notifiedRecipients(requestID: request.id)
         var recipients = NotificationRecipients.forOutcome(
-            request, notified: try tx.notifiedRecipients(requestID: request.id), decidedBy: request.decision?.reviewer,
-            users: try tx.users(), preferences: try tx.notificationPreferences()
+            request, notified: notified, decidedBy: request.decision?.reviewer,
+            users: try tx.users(emails: Set(notified), orRoles: AdminRole.reviewingEverything), preferences: try tx.notificationPreferences()
         )
         // The requester withdrew it themselves: they need no email about it.
         if kind == .cancelled { recipients.removeAll { $0.reason == "requester" } }

@@ -50,14 +50,15 @@ struct ServeCommand: AsyncParsableCommand {
                 ),
                 signer: TokenSigner(keyRing: keyRing), store: context.store
             )
-            let sender = SMTPSender(configuration: smtp, logger: Logger(label: "approval-gateway.smtp"))
+            // Each connection opens on its first email; an idle gateway holds none open.
+            let senders = (0..<configuration.smtp.connections).map { _ in SMTPSender(configuration: smtp, logger: Logger(label: "approval-gateway.smtp")) }
             let outboxPolicy = OutboxWorker.Policy(
                 maxAttempts: configuration.delivery.maxAttempts,
                 retryInitial: TimeInterval(configuration.delivery.retryInitialSeconds),
                 retryMax: TimeInterval(configuration.delivery.retryMaxSeconds)
             )
             let outbox = OutboxWorker(
-                store: context.store, renderer: renderer, sender: SMTPEmailSender(sender: sender),
+                store: context.store, renderer: renderer, senders: senders.map(SMTPEmailSender.init(sender:)),
                 policy: outboxPolicy,
                 bounceAddress: configuration.smtp.bounceAddress.map { BounceAddress(pattern: $0, keyRing: keyRing) },
                 logger: Logger(label: "approval-gateway.outbox")
@@ -73,7 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
             // A service group stops its services in reverse order: the web server and the inbox first,
             // then the sweeper, the outbox worker (after the email in hand), the SMTP connection last.
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-                .init(service: SMTPConnectionService(sender: sender, logger: Logger(label: "approval-gateway.smtp"))),
+                .init(service: SMTPConnectionService(senders: senders, logger: Logger(label: "approval-gateway.smtp"))),
                 .init(service: outbox), .init(service: sweeper),
             ]
             if try Self.inboxProcessor(configuration, keyRing: keyRing, service: service, logger: logger) != nil {

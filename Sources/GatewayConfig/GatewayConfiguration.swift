@@ -39,6 +39,9 @@ public struct SMTPSettings: Sendable, Hashable {
     /// Certificate verification; turning it off is explicit and logged.
     public var verifyCertificates: Bool
     public var timeoutSeconds: Int
+    /// How many connections the outbox sends over side by side (one person's emails still leave in
+    /// order); 1 to 16.
+    public var connections: Int = 4
     /// The envelope sender pattern with `{id}` (VERP), on the gateway's mailbox, so that bounces come
     /// back to the inbox naming their email (LOOP-5); `nil` sends from ``from``.
     public var bounceAddress: String? = nil
@@ -167,7 +170,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public static let environmentPrefix = "APPROVAL_GATEWAY_"
 
     enum Kind: Equatable {
-        case string, path, database, bool, positiveInt, duration, url(schemes: [String]), choice([String]), email, replyAddress, bounceAddress, addressList, nameList
+        case string, path, database, bool, positiveInt, count(max: Int), duration, url(schemes: [String]), choice([String]), email, replyAddress, bounceAddress, addressList, nameList
     }
 
     /// Every key the file may hold, with its kind and default.
@@ -188,6 +191,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
         ("smtp.starttls", .choice(StartTLSSetting.allCases.map(\.rawValue)), nil),
         ("smtp.verify_certificates", .bool, "true"),
         ("smtp.timeout", .duration, "30s"),
+        ("smtp.connections", .count(max: 16), "4"),
         ("smtp.max_attempts", .positiveInt, "10"),
         ("smtp.retry_initial", .duration, "30s"),
         ("smtp.retry_max", .duration, "30m"),
@@ -281,7 +285,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
                 url: string("smtp.url")!, username: string("smtp.username"), password: string("smtp.password"),
                 from: string("smtp.from")!, caFile: string("smtp.ca_file"), startTLS: tls("smtp.starttls", url: string("smtp.url")!),
                 verifyCertificates: bool("smtp.verify_certificates"), timeoutSeconds: int("smtp.timeout"),
-                bounceAddress: string("smtp.bounce_address")
+                connections: int("smtp.connections"), bounceAddress: string("smtp.bounce_address")
             ),
             delivery: DeliverySettings(
                 maxAttempts: int("smtp.max_attempts"), retryInitialSeconds: int("smtp.retry_initial"),
@@ -411,6 +415,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
         case .positiveInt:
             if let number = Int(value), number > 0 { return number }
             walker.problem(source, nil, "must be a positive whole number, not \"\(value)\"")
+        case .count(let maximum):
+            if let number = Int(value), (1...maximum).contains(number) { return number }
+            walker.problem(source, nil, "must be a whole number from 1 to \(maximum), not \"\(value)\"")
         case .duration:
             if let seconds = DurationText.seconds(from: value) { return seconds }
             walker.problem(source, nil, "must be a duration such as 30s, 5m or 1h, not \"\(value)\"")

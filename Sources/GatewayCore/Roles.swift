@@ -10,6 +10,9 @@ public enum AdminRole: String, Sendable, Codable, CaseIterable, Hashable {
     case support
     case member
 
+    /// The roles that review every request for every resource.
+    public static let reviewingEverything: Set<AdminRole> = Set(allCases.filter(\.reviewsEverything))
+
     /// Whether this role alone allows reviewing every request for every resource.
     public var reviewsEverything: Bool {
         switch self {

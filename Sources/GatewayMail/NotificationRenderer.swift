@@ -53,11 +53,18 @@ public struct NotificationRenderer: Sendable {
         "request-\(requestID).\(installation)@\(domain)"
     }
 
-    /// Renders `entry` at `now`.
+    /// Renders `entry` at `now`, reading what it needs from the database.
     /// - Throws: ``NotificationError`` when the request or a person is gone, or a template fails.
     public func render(_ entry: OutboxEntry, now: Date) async throws -> RenderedEmail {
-        let installation = try await store.installationID()
-        let recipientUser = try await store.user(email: entry.recipient)
+        try render(entry, facts: try await RenderFacts.read(for: [entry], from: store), now: now)
+    }
+
+    /// Renders `entry` at `now` from `facts` (read for a batch with ``RenderFacts/read(for:from:)``);
+    /// no I/O.
+    /// - Throws: ``NotificationError`` when the request is not among the facts, or a template fails.
+    public func render(_ entry: OutboxEntry, facts: RenderFacts, now: Date) throws -> RenderedEmail {
+        let installation = facts.installation
+        let recipientUser = facts.user(entry.recipient)
         var context: [String: Any] = [
             "recipient_email": entry.recipient,
             "recipient_name": recipientUser?.name ?? entry.recipient,
@@ -67,18 +74,18 @@ public struct NotificationRenderer: Sendable {
         var replyTo: ComposedMailbox?
 
         if let requestID = entry.requestID {
-            guard let request = try await store.request(id: requestID) else {
+            guard let request = facts.requests[requestID] else {
                 throw NotificationError("request \(requestID) no longer exists")
             }
-            let resource = try await store.resource(named: request.resource)
-            let requester = try await store.user(email: request.requester)
+            let resource = facts.resources[request.resource]
+            let requester = facts.user(request.requester)
             context.merge(Self.requestContext(request, requester: requester, resource: resource)) { _, new in new }
             // The grant as given: a reviewer may have granted less time than was asked.
             if let ends = entry.context["grant_ends_at"].flatMap(RFC3339.date(from:)) { context["grant_until"] = Self.humanDate(ends) }
             if let granted = entry.context["granted_seconds"].flatMap(Int.init), let asked = request.durationSeconds, granted < asked {
                 context["granted_less"] = DurationText.spelledOut(seconds: granted)
             }
-            if let decision = request.decision, let reviewer = try await store.user(email: decision.reviewer) {
+            if let decision = request.decision, let reviewer = facts.user(decision.reviewer) {
                 context["decided_by_name"] = reviewer.name
             }
             subjectRoot = "[Access request #\(request.id)] \(requester?.name ?? request.requester) requests \(request.resource)"
@@ -101,7 +108,7 @@ public struct NotificationRenderer: Sendable {
                 if resource?.linkCodeRequired == true {
                     context["link_code"] = LinkCode.code(requestID: request.id, reviewer: entry.recipient, ring: signer.keyRing)
                 }
-                if request.state == .pending, let reviewerID = try await store.userID(email: entry.recipient) {
+                if request.state == .pending, let reviewerID = facts.userIDs[EmailAddress.normalize(entry.recipient)] {
                     let key = try ReplyKey(requestID: request.id, reviewerID: reviewerID, expiresAt: expiry).encoded(with: signer.keyRing)
                     replyTo = Composer.mailbox(settings.replyAddress.replacingOccurrences(of: "{key}", with: key), name: settings.fromName)
                 }
@@ -115,7 +122,7 @@ public struct NotificationRenderer: Sendable {
             context["reason_for_recipient"] = "as a member of the escalation group \(entry.reason.dropFirst(11))"
         }
         for (key, value) in entry.context where !["grant_ends_at", "granted_seconds"].contains(key) { context[key] = value }
-        try await addApprovalContext(entry, into: &context)
+        addApprovalContext(entry, facts: facts, into: &context)
         if let code = entry.context["refusal_code"] {
             context["refusal"] = ReplyRefusalText.explain(code, context: entry.context, resource: context["resource"] as? String)
         }
@@ -157,9 +164,9 @@ public struct NotificationRenderer: Sendable {
 
     /// The words of a quorum and of an escalation: who approved, how many more are needed,
     /// whether the recipient already approved, after how long the request was escalated.
-    func addApprovalContext(_ entry: OutboxEntry, into context: inout [String: Any]) async throws {
-        func name(_ email: String) async throws -> String { try await store.user(email: email)?.name ?? email }
-        if let approver = entry.context["approved_by"] { context["approved_by_name"] = try await name(approver) }
+    func addApprovalContext(_ entry: OutboxEntry, facts: RenderFacts, into context: inout [String: Any]) {
+        func name(_ email: String) -> String { facts.user(email)?.name ?? email }
+        if let approver = entry.context["approved_by"] { context["approved_by_name"] = name(approver) }
         if let counted = entry.context["approvals"].flatMap(Int.init), let required = entry.context["approvals_required"].flatMap(Int.init) {
             let remaining = max(required - counted, 1)
             context["approvals_remaining"] = String(remaining)
@@ -169,9 +176,7 @@ public struct NotificationRenderer: Sendable {
             context["recipient_approved"] = so.split(separator: ",").contains { $0 == Substring(entry.recipient) }
         }
         if let approvers = entry.context["approvers"] {
-            var names: [String] = []
-            for email in approvers.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) { names.append(try await name(email)) }
-            context["approvers_names"] = Self.spokenList(names)
+            context["approvers_names"] = Self.spokenList(RenderFacts.addresses(in: approvers).map(name))
             context["granted_by"] = "The reviewers"
         } else if let decider = context["decided_by_name"] {
             context["granted_by"] = decider

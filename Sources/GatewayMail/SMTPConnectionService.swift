@@ -2,22 +2,22 @@ import Logging
 import MailTransport
 import ServiceLifecycle
 
-/// Owns the one reused SMTP connection for the life of the service group: it closes the connection
+/// Owns the outbox's reused SMTP connections for the life of the service group: it closes them
 /// (QUIT) on graceful shutdown, after the outbox worker listed after it has finished the email in
 /// hand (a service group stops its services in reverse order), and also when the group fails.
 public struct SMTPConnectionService: Service {
-    public let sender: SMTPSender
+    public let senders: [SMTPSender]
     let logger: Logger
 
-    public init(sender: SMTPSender, logger: Logger) {
-        self.sender = sender
+    public init(senders: [SMTPSender], logger: Logger) {
+        self.senders = senders
         self.logger = logger
     }
 
     public func run() async throws {
         // Returns on graceful shutdown; throws CancellationError when the group is cancelled.
         try? await gracefulShutdown()
-        await sender.close()
-        logger.debug("SMTP connection closed")
+        for sender in senders { await sender.close() }
+        logger.debug("SMTP connections closed")
     }
 }

@@ -72,10 +72,15 @@ extension PostgresStore: GatewayStorage {
         }
     }
 
-    public func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]?) async throws {
-        let bytes = raw.map { Data($0) }
+    public func saveRenderedMessages(_ messages: [RenderedOutboxMessage]) async throws {
+        guard !messages.isEmpty else { return }
+        // On one connection, without the write lock: the rows are this worker's claims, and each
+        // update stands alone (a rendering kept is kept, whatever happens to the rest).
         try await database.autocommit { session in
-            try session.execute("UPDATE outbox SET message_id = \(messageID), raw_message = \(bytes) WHERE id = \(id) AND raw_message IS NULL")
+            for message in messages {
+                let bytes = message.raw.map { Data($0) }
+                try session.execute("UPDATE outbox SET message_id = \(message.messageID), raw_message = \(bytes) WHERE id = \(message.id) AND raw_message IS NULL")
+            }
         }
     }
 

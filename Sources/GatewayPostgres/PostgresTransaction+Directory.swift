@@ -19,6 +19,15 @@ extension PostgresTransaction: DirectoryRepository {
     }
 
     func users() throws -> [User] { try fetchUsers() }
+
+    func users(emails: Set<String>, orRoles roles: Set<AdminRole>) throws -> [User] {
+        guard !emails.isEmpty || !roles.isEmpty else { return [] }
+        let addresses = emails.map(EmailAddress.normalize)
+        let roleNames = roles.map(\.rawValue)
+        return try rows("""
+            SELECT * FROM users WHERE email = ANY(\(addresses)) OR role = ANY(\(roleNames)) ORDER BY email COLLATE "C"
+            """, table: "users").map(User.init(stored:))
+    }
     func groups() throws -> [Group] { try fetchGroups() }
 
     func groupNames(of email: String) throws -> Set<String> {

@@ -10,6 +10,16 @@ extension SQLiteTransaction: DirectoryRepository {
     }
     func userID(email: String) throws -> Int64? { try db.userID(email: email) }
     func users() throws -> [User] { try db.fetchUsers() }
+
+    func users(emails: Set<String>, orRoles roles: Set<AdminRole>) throws -> [User] {
+        guard !emails.isEmpty || !roles.isEmpty else { return [] }
+        let list = { (count: Int) in Array(repeating: "?", count: count).joined(separator: ",") }
+        var arguments = StatementArguments(emails.map(EmailAddress.normalize))
+        arguments += StatementArguments(roles.map(\.rawValue))
+        return try Row.fetchAll(db, sql: """
+            SELECT * FROM users WHERE email IN (\(list(emails.count))) OR role IN (\(list(roles.count))) ORDER BY email
+            """, arguments: arguments).map(User.init(row:))
+    }
     func groups() throws -> [Group] { try db.fetchGroups() }
     func groupNames(of email: String) throws -> Set<String> { try db.groupNames(of: email) }
     func resource(named name: String) throws -> Resource? { try db.fetchResource(name: name) }

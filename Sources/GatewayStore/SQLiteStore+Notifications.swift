@@ -87,10 +87,14 @@ extension SQLiteStore {
         }
     }
 
-    /// Keeps the first rendering of an email, so that every retry sends the same bytes and Message-ID.
-    public func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]?) async throws {
+    /// Keeps the first rendering of each email, so that every retry sends the same bytes and Message-ID.
+    public func saveRenderedMessages(_ messages: [RenderedOutboxMessage]) async throws {
+        guard !messages.isEmpty else { return }
         try await pool.write { db in
-            try db.execute(sql: "UPDATE outbox SET message_id = ?, raw_message = ? WHERE id = ? AND raw_message IS NULL", arguments: [messageID, raw.map { Data($0) }, id])
+            let statement = try db.cachedStatement(sql: "UPDATE outbox SET message_id = ?, raw_message = ? WHERE id = ? AND raw_message IS NULL")
+            for message in messages {
+                try statement.execute(arguments: [message.messageID, message.raw.map { Data($0) }, message.id])
+            }
         }
     }
 

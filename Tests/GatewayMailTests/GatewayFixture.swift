@@ -75,9 +75,18 @@ struct GatewayFixture {
         sender: any EmailSending, clock: any GatewayClock = SystemClock(), maxAttempts: Int = 5,
         lease: TimeInterval = 20, claimRenewal: Duration = .seconds(5)
     ) -> OutboxWorker {
+        worker(senders: [sender], clock: clock, maxAttempts: maxAttempts, lease: lease, claimRenewal: claimRenewal)
+    }
+
+    /// A worker with one lane per sender (one SMTP connection each).
+    func worker(
+        senders: [any EmailSending], clock: any GatewayClock = SystemClock(), maxAttempts: Int = 5,
+        lease: TimeInterval = 20, claimRenewal: Duration = .seconds(5), batchSize: Int = 50
+    ) -> OutboxWorker {
         var policy = OutboxWorker.Policy(maxAttempts: maxAttempts, retryInitial: 1, retryMax: 2)
         policy.lease = lease
         policy.claimRenewal = claimRenewal
-        return OutboxWorker(store: store, renderer: renderer, sender: sender, policy: policy, clock: clock, logger: Logger(label: "test.outbox"))
+        policy.batchSize = batchSize
+        return OutboxWorker(store: store, renderer: renderer, senders: senders, policy: policy, clock: clock, logger: Logger(label: "test.outbox"))
     }
 }

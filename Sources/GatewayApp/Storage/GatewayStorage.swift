@@ -17,9 +17,10 @@ public protocol GatewayStorage: Sendable {
 
     /// Claims up to `limit` due emails for `lease` seconds; unfinished claims are reclaimed after it.
     func claimOutbox(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxEntry]
-    /// Keeps an email's first rendering so that retries resend identical bytes (SMTP-3); `raw` is
-    /// `nil` for an email that is rendered afresh on each attempt (a sign-in link is never stored).
-    func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]?) async throws
+    /// Keeps each email's first rendering so that retries resend identical bytes (SMTP-3), in one
+    /// transaction; a message whose `raw` is `nil` is rendered afresh on each attempt (a sign-in
+    /// link is never stored). An email that already has a rendering keeps it.
+    func saveRenderedMessages(_ messages: [RenderedOutboxMessage]) async throws
     /// Records that SMTP accepted the email, keeping only its header block (reply keys redacted)
     /// and the SHA-256 of the whole message: the body and its signed links are dropped.
     func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws
@@ -62,7 +63,27 @@ public protocol GatewayStorage: Sendable {
     func saveMailboxCursor(_ mailbox: String, _ cursor: MailboxCursor) async throws
 }
 
+/// The first rendering of an outbox email, kept so that a retry resends the same message.
+public struct RenderedOutboxMessage: Sendable, Hashable {
+    public var id: Int64
+    /// The Message-ID without angle brackets.
+    public var messageID: String
+    /// The whole message; `nil` when it must not be stored (it is rendered again on each attempt).
+    public var raw: [UInt8]?
+
+    public init(id: Int64, messageID: String, raw: [UInt8]?) {
+        self.id = id
+        self.messageID = messageID
+        self.raw = raw
+    }
+}
+
 extension GatewayStorage {
+    /// Keeps one email's first rendering (see ``saveRenderedMessages(_:)``).
+    public func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]?) async throws {
+        try await saveRenderedMessages([RenderedOutboxMessage(id: id, messageID: messageID, raw: raw)])
+    }
+
     // Read-only conveniences for operators, renderers and tests: one query, one snapshot.
 
     public func request(id: Int64) async throws -> AccessRequest? { try await read { try $0.request(id: id) } }

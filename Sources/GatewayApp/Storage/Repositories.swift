@@ -94,6 +94,9 @@ public protocol DirectoryRepository {
     /// The store's id for a user (reply keys carry it).
     func userID(email: String) throws -> Int64?
     func users() throws -> [User]
+    /// The users with one of `emails` (normalised) or one of `roles`, by address: the people a
+    /// notification can go to, without reading the whole directory.
+    func users(emails: Set<String>, orRoles roles: Set<AdminRole>) throws -> [User]
     func groups() throws -> [Group]
     /// Names of the groups `email` belongs to now.
     func groupNames(of email: String) throws -> Set<String>
