@@ -67,7 +67,7 @@ public struct TokenClaims: Sendable, Hashable, Codable {
     /// A digest of the nonce for audit records and single-use bookkeeping (the nonce itself is
     /// never stored).
     public var nonceDigest: String {
-        SHA256.hash(data: Data(nonce.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(nonce.utf8)).lowercaseHex
     }
 }
 

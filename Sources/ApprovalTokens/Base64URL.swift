@@ -3,11 +3,35 @@ import Foundation
 /// Unpadded base64url (RFC 4648 section 5), strict on decoding: only the canonical encoding of a
 /// byte string is accepted, so that no two token texts verify as the same token.
 enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
     static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let input = Array(bytes)
+        var out: [UInt8] = []
+        out.reserveCapacity((input.count * 4 + 2) / 3)
+        var index = 0
+        while index + 3 <= input.count {
+            let group = Int(input[index]) << 16 | Int(input[index + 1]) << 8 | Int(input[index + 2])
+            out.append(alphabet[group >> 18 & 63])
+            out.append(alphabet[group >> 12 & 63])
+            out.append(alphabet[group >> 6 & 63])
+            out.append(alphabet[group & 63])
+            index += 3
+        }
+        switch input.count - index {
+        case 1:
+            let group = Int(input[index]) << 16
+            out.append(alphabet[group >> 18 & 63])
+            out.append(alphabet[group >> 12 & 63])
+        case 2:
+            let group = Int(input[index]) << 16 | Int(input[index + 1]) << 8
+            out.append(alphabet[group >> 18 & 63])
+            out.append(alphabet[group >> 12 & 63])
+            out.append(alphabet[group >> 6 & 63])
+        default:
+            break
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func decode(_ text: Substring) -> [UInt8]? {
@@ -27,6 +51,20 @@ enum Base64URL {
              UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"): true
         default: false
         }
+    }
+}
+
+extension Sequence<UInt8> {
+    /// The bytes as lowercase hexadecimal (digests, random ids).
+    public var lowercaseHex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(underestimatedCount * 2)
+        for byte in self {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

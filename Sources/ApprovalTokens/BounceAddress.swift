@@ -47,6 +47,6 @@ public struct BounceAddress: Sendable {
     /// guessed, short enough for a local part.
     static func tag(_ id: Int64, key: SigningKey) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("approval-gateway bounce v1|\(id)".utf8), using: key.secret)
-        return mac.prefix(6).map { String(format: "%02x", $0) }.joined()
+        return mac.prefix(6).lowercaseHex
     }
 }

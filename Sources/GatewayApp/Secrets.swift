@@ -1,3 +1,4 @@
+import ApprovalTokens
 import Crypto
 import Foundation
 
@@ -5,7 +6,7 @@ import Foundation
 public enum Secrets {
     /// Lowercase hex SHA-256 of `text`.
     public static func sha256Hex(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(text.utf8)).lowercaseHex
     }
 
     /// `byteCount` random bytes, base64url without padding (43 characters for the default 32).

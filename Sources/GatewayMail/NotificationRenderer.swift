@@ -228,11 +228,16 @@ public struct NotificationRenderer: Sendable {
 
     /// `Sat, 28 Nov 2026 16:15 UTC`: unambiguous for readers in every time zone.
     static func humanDate(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .weekday], from: date)
+        let c = utcCalendar.dateComponents([.year, .month, .day, .hour, .minute, .weekday], from: date)
         let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        return String(format: "%@, %d %@ %d %02d:%02d UTC", days[c.weekday! - 1], c.day!, months[c.month! - 1], c.year!, c.hour!, c.minute!)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[c.weekday! - 1]), \(c.day!) \(months[c.month! - 1]) \(c.year!) \(two(c.hour!)):\(two(c.minute!)) UTC"
     }
+
+    private static let utcCalendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
 }

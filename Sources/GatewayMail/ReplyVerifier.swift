@@ -45,7 +45,7 @@ public struct ReplyVerifier: Sendable {
     /// The dedupe key of a message: its normalised Message-ID, else a hash of its bytes.
     public static func dedupeKey(messageID: String?, raw: [UInt8]) -> String {
         if let messageID, !messageID.isEmpty { return "mid:" + messageID.lowercased() }
-        return "sha256:" + SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined()
+        return "sha256:" + SHA256.hash(data: raw).lowercaseHex
     }
 
     /// The message ids (without angle brackets) in a `Message-ID`, `In-Reply-To` or `References` value.
@@ -178,7 +178,7 @@ public struct ReplyVerifier: Sendable {
             return .failure(TokenRejection(rejection: .ambiguousToken, detail: "ambiguous: \(found.count) different reply keys"))
         }
         if let (key, text) = found.first {
-            let digest = SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+            let digest = SHA256.hash(data: Data(text.utf8)).lowercaseHex
             return .success(.key(key, digest: digest))
         }
         // The thread: a client that dropped the reply address still answers our Message-ID.

@@ -1,3 +1,4 @@
+import ApprovalTokens
 import Crypto
 import Foundation
 
@@ -10,7 +11,7 @@ struct SentMessageRecord: Sendable, Equatable {
 
     /// - Parameter replyAddress: the reply address pattern (`gateway+{key}@example.test`).
     init(raw: [UInt8], replyAddress: String) {
-        digest = SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined()
+        digest = SHA256.hash(data: raw).lowercaseHex
         var end = raw.count
         for index in raw.indices.dropLast(3) where raw[index] == 13 && raw[index + 1] == 10 && raw[index + 2] == 13 && raw[index + 3] == 10 {
             end = index + 2

@@ -18,10 +18,11 @@ extension Database {
         _ kind: NotificationKind, requestID: Int64?, recipient: NotificationRecipient, context: [String: String] = [:], now: Date
     ) throws {
         let json = String(decoding: try JSONEncoder.sorted.encode(context), as: UTF8.self)
-        try execute(sql: """
+        // Cached: a burst of requests queues several emails each.
+        try cachedStatement(sql: """
             INSERT INTO outbox (kind, request_id, recipient, reason, created_at, next_attempt_at, context)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [kind.rawValue, requestID, recipient.email, recipient.reason, now, now, json])
+            """).execute(arguments: [kind.rawValue, requestID, recipient.email, recipient.reason, now, now, json])
     }
 
     /// Everyone who was sent the new-request email for `requestID`.
@@ -100,11 +101,11 @@ extension SQLiteStore {
 
     public func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws {
         try await pool.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, lease_until = NULL, last_error = NULL,
                     raw_message = ?, body_sha256 = ?
                 WHERE id = ?
-                """, arguments: [now, Data(retainedHeaders), bodyDigest, id])
+                """).execute(arguments: [now, Data(retainedHeaders), bodyDigest, id])
         }
     }
 

@@ -24,46 +24,67 @@ extension WebApp {
         try await message("Not found", "There is nothing here for you.", viewer: viewer, csrf: csrf, status: .notFound)
     }
 
-    /// The template values of a list of requests, with a decision form where `viewer` may decide.
-    func rows(_ requests: [AccessRequest], viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> [[String: Any]] {
-        let names = try await names()
-        let resources = Dictionary(try await service.directory().resources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var rows: [[String: Any]] = []
+    /// The request table of a list of requests (``RequestTable``), with a decision form where
+    /// `viewer` may decide.
+    func requestTable(_ requests: [AccessRequest], viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> String {
+        let people = Set(requests.flatMap { [$0.requester] + ($0.decision.map { [$0.reviewer] } ?? []) })
+        let (names, resources) = try await service.listingFacts(people: people, resources: Set(requests.map(\.resource)))
+        var rows: [RequestTableRow] = []
+        rows.reserveCapacity(requests.count)
         for request in requests {
-            var row = WebFormat.request(request, names: names, now: now)
-            row["may_decide"] = false
-            row["you_approved"] = false
-            row["has_grant_choices"] = false
-            // Under a quorum, whoever approved already sees that instead of the buttons.
-            if request.approvalCount > 0, request.isOpen(at: now),
-               try await service.approvals(of: request, for: viewer).contains(where: { $0.reviewer == viewer.user.email }) {
-                row["you_approved"] = true
-                rows.append(row)
-                continue
-            }
-            if viewer.mayDecide(request, resource: resources[request.resource], now: now) {
-                let path = "/requests/\(request.id)/decision"
-                row["may_decide"] = true
-                row["decide_path"] = path
-                row["decide_csrf"] = csrf.token(for: path, secret: secret)
-                row["return_to"] = returnTo
-                let choices = Self.grantChoices(for: request)
-                row["grant_choices"] = choices
-                row["has_grant_choices"] = !choices.isEmpty
-            }
-            rows.append(row)
+            rows.append(RequestTableRow(
+                request: request, requesterName: names[EmailAddress.normalize(request.requester)] ?? request.requester,
+                deciderName: request.decision.map { names[EmailAddress.normalize($0.reviewer)] ?? $0.reviewer },
+                action: try await action(on: request, resource: resources[request.resource], viewer: viewer, csrf: csrf, returnTo: returnTo)
+            ))
         }
-        return rows
+        return RequestTable.html(rows, now: now)
+    }
+
+    /// The template values of one request's page, with a decision form where `viewer` may decide.
+    func requestContext(_ request: AccessRequest, viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> [String: Any] {
+        let people = Set([request.requester] + (request.decision.map { [$0.reviewer] } ?? []))
+        let (names, resources) = try await service.listingFacts(people: people, resources: [request.resource])
+        var row = WebFormat.request(request, names: names, now: now)
+        row["may_decide"] = false
+        row["you_approved"] = false
+        row["has_grant_choices"] = false
+        switch try await action(on: request, resource: resources[request.resource], viewer: viewer, csrf: csrf, returnTo: returnTo) {
+        case .none:
+            break
+        case .youApproved:
+            row["you_approved"] = true
+        case .decide(let path, let token, let returnTo, let choices):
+            row["may_decide"] = true
+            row["decide_path"] = path
+            row["decide_csrf"] = token
+            row["return_to"] = returnTo
+            row["grant_choices"] = choices.map { ["value": $0.value, "label": $0.label] }
+            row["has_grant_choices"] = !choices.isEmpty
+        }
+        return row
+    }
+
+    /// What `viewer` may do with `request` from a page: decide it, or (under a quorum, having
+    /// approved) wait for another reviewer.
+    private func action(on request: AccessRequest, resource: Resource?, viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> RequestTableRow.Action {
+        if request.approvalCount > 0, request.isOpen(at: now),
+           try await service.approvals(of: request, for: viewer).contains(where: { $0.reviewer == viewer.user.email }) {
+            return .youApproved
+        }
+        guard viewer.mayDecide(request, resource: resource, now: now) else { return .none }
+        let path = "/requests/\(request.id)/decision"
+        return .decide(path: path, csrf: csrf.token(for: path, secret: secret), returnTo: returnTo, grantChoices: Self.grantChoices(for: request))
     }
 
     /// The shorter grants a reviewer may choose instead of the time asked (a select's options;
     /// empty for an unlock request or one asking for the shortest time already).
-    static func grantChoices(for request: AccessRequest) -> [[String: String]] {
+    static func grantChoices(for request: AccessRequest) -> [RequestTableRow.GrantChoice] {
         guard request.kind == .jit, let asked = request.durationSeconds else { return [] }
         let shorter = [900, 1_800, 3_600, 7_200, 14_400, 28_800, 86_400, 172_800, 604_800].filter { $0 < asked }
         guard !shorter.isEmpty else { return [] }
-        return [["value": "", "label": "for \(DurationText.spelledOut(seconds: asked)) (as asked)"]]
-            + shorter.reversed().map { ["value": DurationText.format(seconds: $0), "label": "for \(DurationText.spelledOut(seconds: $0)) only"] }
+        return [RequestTableRow.GrantChoice(value: "", label: "for \(DurationText.spelledOut(seconds: asked)) (as asked)")]
+            + shorter.reversed().map { RequestTableRow.GrantChoice(value: DurationText.format(seconds: $0), label: "for \(DurationText.spelledOut(seconds: $0)) only") }
     }
 
     /// A form's `duration`: `nil` for the time asked; a value that is not a duration grants nothing
@@ -123,11 +144,11 @@ struct AccessRequestsController: Sendable {
             }
             let (found, links) = page.finish(try await web.service.reviewableRequests(for: viewer, filter: filter), link: link)
             let returnTo = link(page.parameter)
-            let resources = try await web.service.directory().resources.filter {
+            let resources = try await web.service.resources().filter {
                 viewer.isAdminRole || viewer.reviewableResources.contains($0.name) || viewer.escalationResources.contains($0.name)
             }
             var context: [String: Any] = [
-                "rows": try await web.rows(found, viewer: viewer, csrf: csrf, returnTo: returnTo),
+                "request_table": try await web.requestTable(found, viewer: viewer, csrf: csrf, returnTo: returnTo),
                 "empty": found.isEmpty,
                 "states": ["recent", "open", "approved", "denied", "expired", "cancelled"].map { ["value": $0, "label": $0 == "recent" ? "open and last 90 days" : $0, "selected": $0 == stateChoice] },
                 "resources": resources.map { ["name": $0.name, "selected": $0.name == query["resource"]] },
@@ -144,7 +165,7 @@ struct AccessRequestsController: Sendable {
             guard let accessRequest = try await web.service.request(id: id, by: .session(viewer)) else {
                 return try await web.notFound(viewer: viewer, csrf: csrf)
             }
-            let row = try await web.rows([accessRequest], viewer: viewer, csrf: csrf, returnTo: "/requests/\(id)")[0]
+            let row = try await web.requestContext(accessRequest, viewer: viewer, csrf: csrf, returnTo: "/requests/\(id)")
             var context: [String: Any] = ["request": row]
             let approvals = try await web.service.approvals(of: accessRequest, for: viewer)
             if !approvals.isEmpty {

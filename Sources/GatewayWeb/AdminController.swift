@@ -66,7 +66,7 @@ struct AdminController: Sendable {
             let grants = try await web.service.grants(of: user.email, for: viewer).map { grantRow($0, csrf: csrf, returnTo: back) }
             var context: [String: Any] = [
                 "user": Self.userContext(user, groups: try await groupsByUser()[user.email] ?? []),
-                "rows": try await web.rows(requests, viewer: viewer, csrf: csrf, returnTo: back + (page.parameter.map { "?" + $0 } ?? "")),
+                "request_table": try await web.requestTable(requests, viewer: viewer, csrf: csrf, returnTo: back + (page.parameter.map { "?" + $0 } ?? "")),
                 "empty": requests.isEmpty, "grants": grants, "no_grants": grants.isEmpty,
             ]
             context.merge(links) { _, new in new }
@@ -164,7 +164,7 @@ struct AdminController: Sendable {
             let running = try await web.service.runningGrants(of: name, for: viewer).map { grantRow($0, csrf: csrf, returnTo: back) }
             var context: [String: Any] = [
                 "resource": resourceContext, "resource_name": resource.name,
-                "rows": try await web.rows(open, viewer: viewer, csrf: csrf, returnTo: back),
+                "request_table": try await web.requestTable(open, viewer: viewer, csrf: csrf, returnTo: back),
                 "empty": open.isEmpty, "saved": query["saved"] != nil, "grants": running, "no_grants": running.isEmpty,
             ]
             if viewer.mayEditDirectory, query["dialog"] == "approvers" || problem != nil {

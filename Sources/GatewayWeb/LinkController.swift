@@ -128,7 +128,7 @@ struct LinkController: Sendable {
         context["no_preselection"] = action == nil
         context["code_required"] = view.resource.linkCodeRequired
         let choices = WebApp.grantChoices(for: view.request)
-        context["grant_choices"] = choices
+        context["grant_choices"] = choices.map { ["value": $0.value, "label": $0.label] }
         context["has_grant_choices"] = !choices.isEmpty
 
         if view.tokenUsed && view.request.state == .pending {

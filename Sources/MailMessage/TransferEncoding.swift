@@ -138,37 +138,48 @@ public enum TransferEncoding: String, Sendable, Hashable {
     /// within 76 characters, trailing whitespace and a leading "From " / "." protected.
     public static func encodeQuotedPrintable(_ text: String) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
+        let equals = UInt8(ascii: "="), dot = UInt8(ascii: "."), capitalF = UInt8(ascii: "F")
+        // One pass over the bytes, no allocation per byte: this runs over every outgoing body.
+        let bytes = Array(text.replacingLineEndings().utf8)
         var out: [UInt8] = []
-        let normalized = text.replacingLineEndings()
-        let lines = normalized.split(separator: "\n", omittingEmptySubsequences: false)
-        for (li, line) in lines.enumerated() {
-            let b = Array(line.utf8)
-            var col = 0
-            for (k, c) in b.enumerated() {
-                var enc: [UInt8]
-                let isLast = k == b.count - 1
-                let needs = c == UInt8(ascii: "=") || c >= 0x7F || (c < 0x20 && c != tab)
-                    || (isLast && isWSP(c))
-                    || (col == 0 && c == UInt8(ascii: ".")) // a lone "." line would end SMTP DATA
-                    || (col == 0 && c == UInt8(ascii: "F") && b[k...].starts(with: Array("From ".utf8)))
-                if needs {
-                    enc = [UInt8(ascii: "="), hex[Int(c >> 4)], hex[Int(c & 15)]]
-                } else {
-                    enc = [c]
-                }
+        out.reserveCapacity(bytes.count + bytes.count / 8 + 16)
+        /// Whether the line holds "From " at `index` (mbox readers would quote it).
+        func fromAt(_ index: Int, lineEnd: Int) -> Bool {
+            lineEnd - index >= 5 && bytes[index] == capitalF && bytes[index + 1] == UInt8(ascii: "r") && bytes[index + 2] == UInt8(ascii: "o")
+                && bytes[index + 3] == UInt8(ascii: "m") && bytes[index + 4] == UInt8(ascii: " ")
+        }
+        var lineStart = 0
+        while true {
+            let lineEnd = bytes[lineStart...].firstIndex(of: lf) ?? bytes.count
+            var column = 0
+            for index in lineStart..<lineEnd {
+                let byte = bytes[index]
+                let isLast = index == lineEnd - 1
+                var encode = byte == equals || byte >= 0x7F || (byte < 0x20 && byte != tab)
+                    || (isLast && isWSP(byte))
+                    || (column == 0 && (byte == dot || fromAt(index, lineEnd: lineEnd)))  // a lone "." line would end SMTP DATA
                 // Keep room for a soft break "=".
-                let room = isLast ? 76 : 75
-                if col + enc.count > room {
-                    out += [UInt8(ascii: "="), cr, lf]
-                    col = 0
-                    if c == UInt8(ascii: ".") || c == UInt8(ascii: "F") && b[k...].starts(with: Array("From ".utf8)) {
-                        enc = [UInt8(ascii: "="), hex[Int(c >> 4)], hex[Int(c & 15)]]
-                    }
+                if column + (encode ? 3 : 1) > (isLast ? 76 : 75) {
+                    out.append(equals)
+                    out.append(cr)
+                    out.append(lf)
+                    column = 0
+                    if byte == dot || fromAt(index, lineEnd: lineEnd) { encode = true }
                 }
-                out += enc
-                col += enc.count
+                if encode {
+                    out.append(equals)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 15)])
+                    column += 3
+                } else {
+                    out.append(byte)
+                    column += 1
+                }
             }
-            if li < lines.count - 1 { out += [cr, lf] }
+            guard lineEnd < bytes.count else { break }
+            out.append(cr)
+            out.append(lf)
+            lineStart = lineEnd + 1
         }
         return String(decoding: out, as: UTF8.self)
     }

@@ -242,6 +242,8 @@ struct TransferEncodingTests {
     @Test("quoted-printable encoding round-trips and keeps lines within 76 characters", arguments: [
         "short", "trailing space ", "tab\tend\t", "=equals=", "From the start", ".", "ümlaut " + String(repeating: "é", count: 80),
         String(repeating: "x", count: 300), "line1\nline2\n\nline4",
+        // A soft break must not leave "From " or "." at the start of a line.
+        String(repeating: "a", count: 75) + "From here", String(repeating: "a", count: 75) + ".", "\nFrom \n.\n",
     ])
     func qpRoundTrip(text: String) {
         let enc = TransferEncoding.encodeQuotedPrintable(text)

@@ -1,3 +1,4 @@
+import ApprovalTokens
 import Crypto
 import Foundation
 
@@ -36,7 +37,7 @@ public enum AuditChainHash {
     public static func hash(at: String, action: String, actor: String?, requestID: Int64?, channel: String?, outcome: String, reason: String?, detail: String, previous: String) -> String {
         let fields = [at, action, actor ?? "", requestID.map(String.init) ?? "", channel ?? "", outcome, reason ?? "", detail, previous]
         let canonical = "audit-v1\u{1F}" + fields.joined(separator: "\u{1F}")
-        return SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: Data(canonical.utf8)).lowercaseHex
     }
 
     /// An instant as the chain hashes it: `yyyy-MM-dd HH:mm:ss.SSS` in UTC (the SQLite store's
