@@ -1,3 +1,4 @@
+import GatewayApp
 import GatewayCore
 import Synchronization
 
@@ -51,6 +52,46 @@ extension OutboxWorker {
             let entry = waiting.remove(at: index)
             recipientsInFlight.insert(entry.recipient)
             return entry
+        }
+    }
+
+    /// Records emails SMTP accepted as sent, the records of several lanes in one transaction
+    /// (group commit). A lane waits for its own record before it sends its next email, so a crash
+    /// still leaves at most one accepted, unrecorded email per lane.
+    actor SentRecorder {
+        private let store: any GatewayStorage
+        private var waiting: [(OutboxDelivery, CheckedContinuation<Result<Void, any Error>, Never>)] = []
+        private var committing = false
+
+        init(store: any GatewayStorage) {
+            self.store = store
+        }
+
+        func record(_ delivery: OutboxDelivery) async throws {
+            // A commit is under way: the next one takes this record along.
+            guard !committing else {
+                return try await withCheckedContinuation { waiting.append((delivery, $0)) }.get()
+            }
+            committing = true
+            let own = await commit([delivery])
+            // Records that came in meanwhile, a transaction per round, until none is left.
+            while !waiting.isEmpty {
+                let round = waiting
+                waiting.removeAll()
+                let result = await commit(round.map(\.0))
+                for (_, lane) in round { lane.resume(returning: result) }
+            }
+            committing = false
+            try own.get()
+        }
+
+        private func commit(_ deliveries: [OutboxDelivery]) async -> Result<Void, any Error> {
+            do {
+                try await store.markOutboxSent(deliveries)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
         }
     }
 

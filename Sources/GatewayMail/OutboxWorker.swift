@@ -12,8 +12,9 @@ import ServiceLifecycle
 /// A batch is rendered from one read of the database and its renderings kept in one transaction;
 /// while it is on the wire, the next batch is claimed and rendered. Each connection is a lane
 /// taking the next email of the batch; one person's emails leave in the order they were queued.
-/// Each email is recorded as sent right after SMTP accepted it, so a crash sends again at most the
-/// emails in hand, one per connection.
+/// Each email is recorded as sent right after SMTP accepted it, before its connection sends the
+/// next (the records of several connections share a transaction), so a crash sends again at most
+/// the emails in hand, one per connection.
 ///
 /// Transient failures (4xx, connection, timeout) are retried with exponential backoff and jitter up to
 /// ``Policy/maxAttempts``; permanent ones (5xx) fail at once (SMTP-2, SMTP-3). A claim is a lease,
@@ -64,6 +65,7 @@ public struct OutboxWorker: Service {
     /// The signed envelope sender per email (VERP), so that a bounce names its email (LOOP-5);
     /// `nil` sends from the gateway's address.
     let bounceAddress: BounceAddress?
+    let recorder: SentRecorder
 
     /// A worker sending over `senders`, one lane per connection (at least one).
     public init(
@@ -78,6 +80,7 @@ public struct OutboxWorker: Service {
         self.policy = policy
         self.clock = clock
         self.logger = logger
+        self.recorder = SentRecorder(store: store)
     }
 
     /// A worker sending over one connection.
@@ -262,7 +265,7 @@ public struct OutboxWorker: Service {
             return
         }
         do {
-            try await store.markOutboxSent(id: entry.id, now: clock.now, retainedHeaders: record.headers, bodyDigest: record.digest)
+            try await recorder.record(OutboxDelivery(id: entry.id, sentAt: clock.now, retainedHeaders: record.headers, bodyDigest: record.digest))
             logger.info("sent \(entry.kind.rawValue) for request \(entry.requestID.map(String.init) ?? "-") to \(entry.recipient)", metadata: ["message_id": "\(email.messageID ?? "")"])
         } catch {
             // Sent but not recorded: the claim will run out and the email is sent again with the

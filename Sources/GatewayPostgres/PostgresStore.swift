@@ -84,14 +84,19 @@ extension PostgresStore: GatewayStorage {
         }
     }
 
-    public func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws {
-        let headers = Data(retainedHeaders)
+    public func markOutboxSent(_ deliveries: [OutboxDelivery]) async throws {
+        guard !deliveries.isEmpty else { return }
+        // Each update stands alone (the rows are this worker's claims): no write lock, no
+        // transaction around them.
         try await database.autocommit { session in
-            try session.execute("""
-                UPDATE outbox SET status = 'sent', sent_at = \(now), attempts = attempts + 1, lease_until = NULL, last_error = NULL,
-                    raw_message = \(headers), body_sha256 = \(bodyDigest)
-                WHERE id = \(id)
-                """)
+            for delivery in deliveries {
+                let headers = Data(delivery.retainedHeaders)
+                try session.execute("""
+                    UPDATE outbox SET status = 'sent', sent_at = \(delivery.sentAt), attempts = attempts + 1, lease_until = NULL, last_error = NULL,
+                        raw_message = \(headers), body_sha256 = \(delivery.bodyDigest)
+                    WHERE id = \(delivery.id)
+                    """)
+            }
         }
     }
 

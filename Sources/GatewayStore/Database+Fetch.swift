@@ -6,39 +6,39 @@ import GatewayCore
 /// transaction, so a decision judges facts read in the transaction that records it.
 extension Database {
     func userID(email: String) throws -> Int64? {
-        try Int64.fetchOne(self, sql: "SELECT id FROM users WHERE email = ?", arguments: [EmailAddress.normalize(email)])
+        try Int64.fetchOne(try cachedStatement(sql: "SELECT id FROM users WHERE email = ?"), arguments: [EmailAddress.normalize(email)])
     }
 
     func resourceID(name: String) throws -> Int64? {
-        try Int64.fetchOne(self, sql: "SELECT id FROM resources WHERE name = ?", arguments: [name])
+        try Int64.fetchOne(try cachedStatement(sql: "SELECT id FROM resources WHERE name = ?"), arguments: [name])
     }
 
     func fetchUser(email: String) throws -> User? {
-        try Row.fetchOne(self, sql: "SELECT * FROM users WHERE email = ?", arguments: [EmailAddress.normalize(email)])
+        try Row.fetchOne(try cachedStatement(sql: "SELECT * FROM users WHERE email = ?"), arguments: [EmailAddress.normalize(email)])
             .map(User.init(row:))
     }
 
     func fetchUsers() throws -> [User] {
-        try Row.fetchAll(self, sql: "SELECT * FROM users ORDER BY email").map(User.init(row:))
+        try Row.fetchAll(try cachedStatement(sql: "SELECT * FROM users ORDER BY email")).map(User.init(row:))
     }
 
     /// Names of the groups `email` belongs to now.
     func groupNames(of email: String) throws -> Set<String> {
-        Set(try String.fetchAll(self, sql: """
+        Set(try String.fetchAll(try cachedStatement(sql: """
             SELECT g.name FROM groups g
             JOIN group_members m ON m.group_id = g.id
             JOIN users u ON u.id = m.user_id
             WHERE u.email = ?
-            """, arguments: [EmailAddress.normalize(email)]))
+            """), arguments: [EmailAddress.normalize(email)]))
     }
 
     func fetchGroups() throws -> [Group] {
-        let rows = try Row.fetchAll(self, sql: """
+        let rows = try Row.fetchAll(try cachedStatement(sql: """
             SELECT g.name, u.email FROM groups g
             LEFT JOIN group_members m ON m.group_id = g.id
             LEFT JOIN users u ON u.id = m.user_id
             ORDER BY g.name
-            """)
+            """))
         var members: [String: Set<String>] = [:]
         var order: [String] = []
         for row in rows {
@@ -50,30 +50,30 @@ extension Database {
     }
 
     func fetchResource(name: String) throws -> Resource? {
-        guard let row = try Row.fetchOne(self, sql: "SELECT * FROM resources WHERE name = ?", arguments: [name]) else {
+        guard let row = try Row.fetchOne(try cachedStatement(sql: "SELECT * FROM resources WHERE name = ?"), arguments: [name]) else {
             return nil
         }
         return try Resource(row: row, approverGroups: approverGroupNames(resourceID: row["id"]), escalationGroups: escalationGroupNames(resourceID: row["id"]))
     }
 
     func fetchResources() throws -> [Resource] {
-        try Row.fetchAll(self, sql: "SELECT * FROM resources ORDER BY name").map { row in
+        try Row.fetchAll(try cachedStatement(sql: "SELECT * FROM resources ORDER BY name")).map { row in
             try Resource(row: row, approverGroups: approverGroupNames(resourceID: row["id"]), escalationGroups: escalationGroupNames(resourceID: row["id"]))
         }
     }
 
     func escalationGroupNames(resourceID: Int64) throws -> [String] {
-        try String.fetchAll(self, sql: """
+        try String.fetchAll(try cachedStatement(sql: """
             SELECT g.name FROM resource_escalation_groups e JOIN groups g ON g.id = e.group_id
             WHERE e.resource_id = ? ORDER BY g.name
-            """, arguments: [resourceID])
+            """), arguments: [resourceID])
     }
 
     func approverGroupNames(resourceID: Int64) throws -> [String] {
-        try String.fetchAll(self, sql: """
+        try String.fetchAll(try cachedStatement(sql: """
             SELECT g.name FROM resource_approver_groups a JOIN groups g ON g.id = a.group_id
             WHERE a.resource_id = ? ORDER BY g.name
-            """, arguments: [resourceID])
+            """), arguments: [resourceID])
     }
 
     static let requestSelect = """
@@ -86,23 +86,23 @@ extension Database {
         """
 
     func fetchRequest(id: Int64) throws -> AccessRequest? {
-        try Row.fetchOne(self, sql: Self.requestSelect + " WHERE r.id = ?", arguments: [id]).map(AccessRequest.init(row:))
+        try Row.fetchOne(try cachedStatement(sql: Self.requestSelect + " WHERE r.id = ?"), arguments: [id]).map(AccessRequest.init(row:))
     }
 
     func fetchGrant(requestID: Int64) throws -> Grant? {
-        try Row.fetchOne(self, sql: """
+        try Row.fetchOne(try cachedStatement(sql: """
             SELECT g.*, u.email, res.name FROM grants g
             JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
             WHERE g.request_id = ?
-            """, arguments: [requestID]).map(Grant.init(row:))
+            """), arguments: [requestID]).map(Grant.init(row:))
     }
 
     func fetchActiveLock(userID: Int64, resourceID: Int64) throws -> AccessLock? {
-        try Row.fetchOne(self, sql: """
+        try Row.fetchOne(try cachedStatement(sql: """
             SELECT l.*, u.email, res.name FROM locks l
             JOIN users u ON u.id = l.user_id JOIN resources res ON res.id = l.resource_id
             WHERE l.user_id = ? AND l.resource_id = ? AND l.lifted_at IS NULL
-            """, arguments: [userID, resourceID]).map(AccessLock.init(row:))
+            """), arguments: [userID, resourceID]).map(AccessLock.init(row:))
     }
 }
 

@@ -6,7 +6,7 @@ import GatewayCore
 extension SQLiteTransaction: DirectoryRepository {
     func user(email: String) throws -> User? { try db.fetchUser(email: email) }
     func user(id: Int64) throws -> User? {
-        try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(User.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [id]).map(User.init(row:))
     }
     func userID(email: String) throws -> Int64? { try db.userID(email: email) }
     func users() throws -> [User] { try db.fetchUsers() }
@@ -40,7 +40,7 @@ extension SQLiteTransaction: DirectoryRepository {
         }
         var groupIDs: [Int64] = []
         for name in groups {
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM groups WHERE name = ?", arguments: [name]) else {
+            guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM groups WHERE name = ?"), arguments: [name]) else {
                 throw DirectoryEditError(.unknownGroup, "there is no group named \"\(name)\"")
             }
             groupIDs.append(id)
@@ -52,7 +52,7 @@ extension SQLiteTransaction: DirectoryRepository {
     }
 
     func replaceGroupMembers(_ members: [String], group: String, create: Bool) throws {
-        var groupID = try Int64.fetchOne(db, sql: "SELECT id FROM groups WHERE name = ?", arguments: [group])
+        var groupID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM groups WHERE name = ?"), arguments: [group])
         if groupID == nil, create {
             try db.execute(sql: "INSERT INTO groups (name) VALUES (?)", arguments: [group])
             groupID = db.lastInsertedRowID
@@ -119,7 +119,7 @@ extension SQLiteStore {
             let groupID: Int64
             if let old = existing[group.name] {
                 guard old.members != group.members else { continue }
-                groupID = try Int64.fetchOne(db, sql: "SELECT id FROM groups WHERE name = ?", arguments: [group.name])!
+                groupID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM groups WHERE name = ?"), arguments: [group.name])!
                 try db.execute(sql: "DELETE FROM group_members WHERE group_id = ?", arguments: [groupID])
                 report.groupsUpdated += 1
             } else {
@@ -175,7 +175,7 @@ extension SQLiteStore {
                 report.resourcesAdded += 1
             }
             for group in Set(resource.approverGroups).sorted() {
-                guard let groupID = try Int64.fetchOne(db, sql: "SELECT id FROM groups WHERE name = ?", arguments: [group]) else {
+                guard let groupID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM groups WHERE name = ?"), arguments: [group]) else {
                     throw StoreError("resource \(resource.name) names approver group \(group), which does not exist")
                 }
                 try db.execute(
@@ -184,7 +184,7 @@ extension SQLiteStore {
                 )
             }
             for group in Set(resource.escalationGroups).sorted() {
-                guard let groupID = try Int64.fetchOne(db, sql: "SELECT id FROM groups WHERE name = ?", arguments: [group]) else {
+                guard let groupID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM groups WHERE name = ?"), arguments: [group]) else {
                     throw StoreError("resource \(resource.name) names escalation group \(group), which does not exist")
                 }
                 try db.execute(
@@ -202,7 +202,7 @@ extension SQLiteStore {
 
     /// A value the gateway keeps about itself (e.g. the hash of the last imported directory file).
     public func metadata(_ key: String) async throws -> String? {
-        try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM gateway_meta WHERE key = ?", arguments: [key]) }
+        try await pool.read { db in try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM gateway_meta WHERE key = ?"), arguments: [key]) }
     }
 
     public func setMetadata(_ key: String, _ value: String) async throws {

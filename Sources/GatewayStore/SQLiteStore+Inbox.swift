@@ -44,7 +44,7 @@ extension SQLiteStore {
 
     public func mailboxCursor(_ mailbox: String) async throws -> MailboxCursor? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = ?", arguments: [mailbox]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT uid_validity, last_uid FROM mailbox_state WHERE mailbox = ?"), arguments: [mailbox]) else {
                 return nil
             }
             return MailboxCursor(uidValidity: UInt32(row["uid_validity"] as Int64), lastUID: UInt32(row["last_uid"] as Int64))
@@ -63,7 +63,7 @@ extension SQLiteStore {
 
 extension SQLiteTransaction: InboxRepository {
     func inboundOutcome(key: String) throws -> InboxOutcome? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT outcome, reason FROM inbound_messages WHERE message_key = ?", arguments: [key]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT outcome, reason FROM inbound_messages WHERE message_key = ?"), arguments: [key]) else {
             return nil
         }
         return try InboxOutcome(disposition: row["outcome"], reason: row["reason"])

@@ -40,11 +40,11 @@ extension SQLiteTransaction: OutboxRepository {
     func notifiedRecipients(requestID: Int64) throws -> [String] { try db.notifiedRecipients(requestID: requestID) }
 
     func outboxEntry(messageID: String) throws -> OutboxEntry? {
-        try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE message_id = ?", arguments: [messageID]).map(OutboxEntry.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM outbox WHERE message_id = ?"), arguments: [messageID]).map(OutboxEntry.init(row:))
     }
 
     func outboxEntry(id: Int64) throws -> OutboxEntry? {
-        try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]).map(OutboxEntry.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM outbox WHERE id = ?"), arguments: [id]).map(OutboxEntry.init(row:))
     }
 
     func markOutboxBounced(id: Int64, reason: String, now: Date) throws {
@@ -52,7 +52,7 @@ extension SQLiteTransaction: OutboxRepository {
     }
 
     func outboxEntries(requestID: Int64) throws -> [OutboxEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE request_id = ? ORDER BY id", arguments: [requestID]).map(OutboxEntry.init(row:))
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox WHERE request_id = ? ORDER BY id"), arguments: [requestID]).map(OutboxEntry.init(row:))
     }
 }
 
@@ -76,11 +76,11 @@ extension SQLiteStore {
     /// worker claimed but never finished (it crashed) once their lease has run out.
     public func claimOutbox(now: Date, limit: Int, lease: TimeInterval) async throws -> [OutboxEntry] {
         try await pool.write { db in
-            let ids = try Int64.fetchAll(db, sql: """
+            let ids = try Int64.fetchAll(db.cachedStatement(sql: """
                 SELECT id FROM outbox
                 WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?)
                 ORDER BY next_attempt_at, id LIMIT ?
-                """, arguments: [now, now, limit])
+                """), arguments: [now, now, limit])
             guard !ids.isEmpty else { return [] }
             let list = ids.map(String.init).joined(separator: ",")
             try db.execute(sql: "UPDATE outbox SET status = 'sending', lease_until = ? WHERE id IN (\(list))", arguments: [now.addingTimeInterval(lease)])
@@ -99,13 +99,17 @@ extension SQLiteStore {
         }
     }
 
-    public func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws {
+    public func markOutboxSent(_ deliveries: [OutboxDelivery]) async throws {
+        guard !deliveries.isEmpty else { return }
         try await pool.write { db in
-            try db.cachedStatement(sql: """
+            let statement = try db.cachedStatement(sql: """
                 UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, lease_until = NULL, last_error = NULL,
                     raw_message = ?, body_sha256 = ?
                 WHERE id = ?
-                """).execute(arguments: [now, Data(retainedHeaders), bodyDigest, id])
+                """)
+            for delivery in deliveries {
+                try statement.execute(arguments: [delivery.sentAt, Data(delivery.retainedHeaders), delivery.bodyDigest, delivery.id])
+            }
         }
     }
 
@@ -141,7 +145,7 @@ extension SQLiteStore {
     /// roots of different installations apart.
     public func installationID() async throws -> String {
         try await pool.write { db in
-            if let id = try String.fetchOne(db, sql: "SELECT value FROM gateway_meta WHERE key = 'installation_id'") { return id }
+            if let id = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM gateway_meta WHERE key = 'installation_id'")) { return id }
             var generator = SystemRandomNumberGenerator()
             let id = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
             try db.execute(sql: "INSERT INTO gateway_meta (key, value) VALUES ('installation_id', ?)", arguments: [id])
@@ -151,7 +155,7 @@ extension SQLiteStore {
 
     public func webSecret() async throws -> [UInt8] {
         try await pool.write { db in
-            if let text = try String.fetchOne(db, sql: "SELECT value FROM gateway_meta WHERE key = 'web_secret'"),
+            if let text = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM gateway_meta WHERE key = 'web_secret'")),
                let data = Data(base64Encoded: text), data.count >= 32 {
                 return [UInt8](data)
             }

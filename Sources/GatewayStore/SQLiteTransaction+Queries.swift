@@ -98,40 +98,40 @@ extension SQLiteTransaction: QueryRepository {
         guard let userID = try db.userID(email: user), let resourceID = try db.resourceID(name: resource) else {
             return AccessStatus(user: user, resource: resource, grant: nil, lock: nil)
         }
-        let grant = try Row.fetchOne(db, sql: """
+        let grant = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT g.*, u.email, res.name FROM grants g
             JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
             WHERE g.user_id = ? AND g.resource_id = ? AND g.starts_at <= ? AND g.ends_at > ? AND u.active AND res.active
             ORDER BY g.ends_at DESC LIMIT 1
-            """, arguments: [userID, resourceID, instant, instant]).map(Grant.init(row:))
+            """), arguments: [userID, resourceID, instant, instant]).map(Grant.init(row:))
         let lock = try db.fetchActiveLock(userID: userID, resourceID: resourceID)
         return AccessStatus(user: user, resource: resource, grant: grant, lock: lock)
     }
 
     func grants(user: String) throws -> [Grant] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT g.*, u.email, res.name FROM grants g
             JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
             WHERE u.email = ? ORDER BY g.starts_at DESC, g.id DESC
-            """, arguments: [EmailAddress.normalize(user)]).map(Grant.init(row:))
+            """), arguments: [EmailAddress.normalize(user)]).map(Grant.init(row:))
     }
 
     func grant(requestID: Int64) throws -> Grant? { try db.fetchGrant(requestID: requestID) }
 
     func grant(id: Int64) throws -> Grant? {
-        try Row.fetchOne(db, sql: """
+        try Row.fetchOne(db.cachedStatement(sql: """
             SELECT g.*, u.email, res.name FROM grants g
             JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
             WHERE g.id = ?
-            """, arguments: [id]).map(Grant.init(row:))
+            """), arguments: [id]).map(Grant.init(row:))
     }
 
     func runningGrants(resource: String, at instant: Date) throws -> [Grant] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT g.*, u.email, res.name FROM grants g
             JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
             WHERE res.name = ? AND g.starts_at <= ? AND g.ends_at > ? ORDER BY g.ends_at, g.id
-            """, arguments: [resource, instant, instant]).map(Grant.init(row:))
+            """), arguments: [resource, instant, instant]).map(Grant.init(row:))
     }
 
     func revokeGrant(id: Int64, now: Date, by actor: String?, reason: String?) throws -> Bool {
@@ -144,38 +144,38 @@ extension SQLiteTransaction: QueryRepository {
 
     func auditLog(requestID: Int64?) throws -> [AuditEntry] {
         let rows = try requestID.map {
-            try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE request_id = ? ORDER BY id", arguments: [$0])
-        } ?? Row.fetchAll(db, sql: "SELECT * FROM audit_log ORDER BY id")
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM audit_log WHERE request_id = ? ORDER BY id"), arguments: [$0])
+        } ?? Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM audit_log ORDER BY id"))
         return try rows.map(AuditEntry.init(row:))
     }
 
     func auditLog(since: Date, afterID: Int64, limit: Int) throws -> [AuditEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM audit_log WHERE at >= ? AND id > ? ORDER BY id LIMIT ?", arguments: [since, afterID, limit])
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM audit_log WHERE at >= ? AND id > ? ORDER BY id LIMIT ?"), arguments: [since, afterID, limit])
             .map(AuditEntry.init(row:))
     }
 
     func outboxEntries(status: OutboxStatus?, limit: Int) throws -> [OutboxEntry] {
         if let status {
-            return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id LIMIT ?", arguments: [status.rawValue, limit]).map(OutboxEntry.init(row:))
+            return try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id LIMIT ?"), arguments: [status.rawValue, limit]).map(OutboxEntry.init(row:))
         }
-        return try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY id LIMIT ?", arguments: [limit]).map(OutboxEntry.init(row:))
+        return try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox ORDER BY id LIMIT ?"), arguments: [limit]).map(OutboxEntry.init(row:))
     }
 
     func inboundMessages(limit: Int) throws -> [InboundRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM inbound_messages ORDER BY id DESC LIMIT ?", arguments: [limit]).map(InboundRecord.init(row:))
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM inbound_messages ORDER BY id DESC LIMIT ?"), arguments: [limit]).map(InboundRecord.init(row:))
     }
 
     func gatewayCounts(latencyBounds: [Double]) throws -> GatewayCounts {
         var states = Dictionary(uniqueKeysWithValues: RequestState.allCases.map { ($0, 0) })
-        for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM access_requests GROUP BY state") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT state, count(*) AS n FROM access_requests GROUP BY state")) {
             states[try decode(RequestState.self, row, "state", table: "access_requests")] = row["n"]
         }
         var emails = Dictionary(uniqueKeysWithValues: OutboxStatus.allCases.map { ($0, 0) })
-        for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM outbox GROUP BY status") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT status, count(*) AS n FROM outbox GROUP BY status")) {
             emails[try decode(OutboxStatus.self, row, "status", table: "outbox")] = row["n"]
         }
         var inbound: [AuditOutcome: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT outcome, count(*) AS n FROM inbound_messages GROUP BY outcome") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT outcome, count(*) AS n FROM inbound_messages GROUP BY outcome")) {
             inbound[try decode(AuditOutcome.self, row, "outcome", table: "inbound_messages")] = row["n"]
         }
         let latency = "(julianday(resolved_at) - julianday(created_at)) * 86400.0"

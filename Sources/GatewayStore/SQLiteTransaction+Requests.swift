@@ -7,8 +7,7 @@ extension SQLiteTransaction: RequestRepository {
     func request(id: Int64) throws -> AccessRequest? { try db.fetchRequest(id: id) }
 
     func pendingRequest(requester: String, resource: String) throws -> AccessRequest? {
-        try Row.fetchOne(
-            db, sql: Database.requestSelect + " WHERE u.email = ? AND res.name = ? AND r.state = 'pending'",
+        try Row.fetchOne(db.cachedStatement(sql: Database.requestSelect + " WHERE u.email = ? AND res.name = ? AND r.state = 'pending'"),
             arguments: [EmailAddress.normalize(requester), resource]
         ).map(AccessRequest.init(row:))
     }
@@ -61,10 +60,10 @@ extension SQLiteTransaction: RequestRepository {
     }
 
     func requestsToRemind(now: Date, until: Date) throws -> [Int64] {
-        try Int64.fetchAll(db, sql: """
+        try Int64.fetchAll(db.cachedStatement(sql: """
             SELECT id FROM access_requests WHERE state = 'pending' AND reminded_at IS NULL AND expires_at > ? AND expires_at <= ?
             ORDER BY id
-            """, arguments: [now, until])
+            """), arguments: [now, until])
     }
 
     func markReminded(requestID: Int64, now: Date) throws {
@@ -72,10 +71,10 @@ extension SQLiteTransaction: RequestRepository {
     }
 
     func approvals(requestID: Int64) throws -> [RecordedApproval] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT a.*, u.email FROM request_approvals a JOIN users u ON u.id = a.reviewer_id
             WHERE a.request_id = ? ORDER BY a.approved_at, u.email
-            """, arguments: [requestID]).map(RecordedApproval.init(row:))
+            """), arguments: [requestID]).map(RecordedApproval.init(row:))
     }
 
     func insertApproval(_ approval: RecordedApproval) throws -> Bool {
@@ -103,13 +102,13 @@ extension SQLiteTransaction: RequestRepository {
     }
 
     func escalationCandidates(now: Date) throws -> [EscalationCandidate] {
-        try Row.fetchAll(db, sql: """
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT r.id, r.created_at, res.escalate_after_seconds FROM access_requests r
             JOIN resources res ON res.id = r.resource_id
             WHERE r.state = 'pending' AND r.escalated_at IS NULL AND res.escalate_after_seconds IS NOT NULL
               AND res.active AND r.expires_at > ?
             ORDER BY r.id
-            """, arguments: [now]).map { row in
+            """), arguments: [now]).map { row in
             EscalationCandidate(requestID: row["id"], createdAt: row["created_at"], escalateAfterSeconds: row["escalate_after_seconds"])
         }
     }
@@ -163,7 +162,7 @@ extension SQLiteTransaction: RequestRepository {
     }
 
     func autoLockCandidates() throws -> [AutoLockCandidate] {
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT u.email, r.name, r.auto_lock_after_days AS days,
                    max(coalesce((SELECT last_used_at FROM usage WHERE user_id = u.id AND resource_id = r.id), '0000'),
                        coalesce((SELECT max(starts_at) FROM grants WHERE user_id = u.id AND resource_id = r.id), '0000')) AS last_active,
@@ -174,7 +173,7 @@ extension SQLiteTransaction: RequestRepository {
                    OR EXISTS (SELECT 1 FROM grants WHERE user_id = u.id AND resource_id = r.id))
               AND NOT EXISTS (SELECT 1 FROM locks WHERE user_id = u.id AND resource_id = r.id AND lifted_at IS NULL)
             ORDER BY u.email, r.name
-            """)
+            """))
         return rows.compactMap { row in
             guard let lastActive = Date.fromDatabaseValue(row["last_active"] as DatabaseValue) else { return nil }
             return AutoLockCandidate(

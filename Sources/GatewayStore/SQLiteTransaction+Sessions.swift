@@ -5,10 +5,10 @@ import GatewayCore
 
 extension SQLiteTransaction: SessionRepository {
     func isTokenUsed(nonceDigest: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: """
+        try Bool.fetchOne(db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM web_used_tokens WHERE nonce_digest = ?)
                 OR EXISTS (SELECT 1 FROM used_tokens WHERE nonce_digest = ?)
-            """, arguments: [nonceDigest, nonceDigest]) ?? false
+            """), arguments: [nonceDigest, nonceDigest]) ?? false
     }
 
     func markTokenUsed(nonceDigest: String, requestID: Int64?, channel: DecisionChannel, expiresAt: Date, now: Date) throws -> Bool {
@@ -40,26 +40,26 @@ extension SQLiteTransaction: SessionRepository {
     }
 
     func session(idDigest: String, now: Date) throws -> WebSession? {
-        try Row.fetchOne(db, sql: """
+        try Row.fetchOne(db.cachedStatement(sql: """
             SELECT s.*, u.email FROM web_sessions s JOIN users u ON u.id = s.user_id
             WHERE s.id_digest = ? AND s.ended_at IS NULL AND s.expires_at > ? AND u.active
-            """, arguments: [idDigest, now]).map { row in
+            """), arguments: [idDigest, now]).map { row in
             WebSession(idDigest: row["id_digest"], user: row["email"], createdAt: row["created_at"], expiresAt: row["expires_at"])
         }
     }
 
     func endSession(idDigest: String, now: Date) throws -> String? {
-        guard let email = try String.fetchOne(db, sql: """
+        guard let email = try String.fetchOne(db.cachedStatement(sql: """
             SELECT u.email FROM web_sessions s JOIN users u ON u.id = s.user_id
             WHERE s.id_digest = ? AND s.ended_at IS NULL
-            """, arguments: [idDigest]) else { return nil }
+            """), arguments: [idDigest]) else { return nil }
         try db.execute(sql: "UPDATE web_sessions SET ended_at = ? WHERE id_digest = ?", arguments: [now, idDigest])
         return email
     }
 
     func attemptCount(bucket: String, since: Date) throws -> Int {
         try db.execute(sql: "DELETE FROM web_rate_limits WHERE bucket = ? AND at <= ?", arguments: [bucket, since])
-        return try Int.fetchOne(db, sql: "SELECT count(*) FROM web_rate_limits WHERE bucket = ?", arguments: [bucket]) ?? 0
+        return try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM web_rate_limits WHERE bucket = ?"), arguments: [bucket]) ?? 0
     }
 
     func recordAttempt(bucket: String, now: Date) throws {
@@ -78,16 +78,16 @@ extension SQLiteTransaction: APIKeyRepository {
     }
 
     func apiKey(digest: String) throws -> APIKey? {
-        try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE key_digest = ?", arguments: [digest]).map(APIKey.init(row:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_keys WHERE key_digest = ?"), arguments: [digest]).map(APIKey.init(row:))
     }
 
     func apiKey(name: String) throws -> APIKey? {
-        try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE name = ? AND revoked_at IS NULL ORDER BY id DESC LIMIT 1", arguments: [name])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM api_keys WHERE name = ? AND revoked_at IS NULL ORDER BY id DESC LIMIT 1"), arguments: [name])
             .map(APIKey.init(row:))
     }
 
     func apiKeys() throws -> [APIKey] {
-        try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY id").map(APIKey.init(row:))
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM api_keys ORDER BY id")).map(APIKey.init(row:))
     }
 
     func markAPIKeyUsed(id: Int64, now: Date) throws {

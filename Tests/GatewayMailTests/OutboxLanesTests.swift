@@ -87,6 +87,30 @@ import Testing
         #expect(await queue.next() == nil)
     }
 
+    @Test("SMTP-3: records from many connections at once are all kept (they share transactions), each before its caller goes on")
+    func concurrentRecordsAllLand() async throws {
+        let fixture = try await GatewayFixture()
+        for n in 1...4 {
+            let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "record \(n)", durationSeconds: 3600), now: Date())
+            _ = try await fixture.gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .deny, channel: .web), now: Date())
+        }
+        let claimed = try await fixture.store.claimOutbox(now: Date(), limit: 100, lease: 60)
+        #expect(claimed.count > 16)
+        let recorder = OutboxWorker.SentRecorder(store: fixture.store)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for entry in claimed {
+                group.addTask {
+                    try await recorder.record(OutboxDelivery(id: entry.id, sentAt: Date(), retainedHeaders: Array("Subject: x\r\n".utf8), bodyDigest: "d\(entry.id)"))
+                    // Recorded before record returns.
+                    let stored = try await fixture.store.read { try $0.outboxEntry(id: entry.id) }
+                    #expect(stored?.status == .sent)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await fixture.store.outboxEntries(status: .sent, limit: 100).count == claimed.count)
+    }
+
     func labSender() throws -> SMTPEmailSender {
         SMTPEmailSender(sender: SMTPSender(configuration: try SMTPConfiguration(
             url: MailLab.smtpURL, startTLS: .opportunistic, caFile: MailLab.caFile, ehloName: "example.test", connectTimeout: .seconds(3), timeout: .seconds(20)

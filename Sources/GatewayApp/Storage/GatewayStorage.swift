@@ -21,9 +21,10 @@ public protocol GatewayStorage: Sendable {
     /// transaction; a message whose `raw` is `nil` is rendered afresh on each attempt (a sign-in
     /// link is never stored). An email that already has a rendering keeps it.
     func saveRenderedMessages(_ messages: [RenderedOutboxMessage]) async throws
-    /// Records that SMTP accepted the email, keeping only its header block (reply keys redacted)
-    /// and the SHA-256 of the whole message: the body and its signed links are dropped.
-    func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws
+    /// Records that SMTP accepted each email, in one transaction, keeping only its header block
+    /// (reply keys redacted) and the SHA-256 of the whole message: the body and its signed links
+    /// are dropped.
+    func markOutboxSent(_ deliveries: [OutboxDelivery]) async throws
     func markOutboxRetry(id: Int64, error: String, retryAt: Date) async throws
     func markOutboxFailed(id: Int64, error: String, now: Date) async throws
     /// Gives claimed, unsent emails back (graceful shutdown): they are due again at once.
@@ -63,6 +64,23 @@ public protocol GatewayStorage: Sendable {
     func saveMailboxCursor(_ mailbox: String, _ cursor: MailboxCursor) async throws
 }
 
+/// What the outbox keeps of an email SMTP accepted (see ``GatewayStorage/markOutboxSent(_:)``).
+public struct OutboxDelivery: Sendable, Hashable {
+    public var id: Int64
+    public var sentAt: Date
+    /// The header block, reply keys redacted.
+    public var retainedHeaders: [UInt8]
+    /// The SHA-256 of the whole message, hexadecimal.
+    public var bodyDigest: String
+
+    public init(id: Int64, sentAt: Date, retainedHeaders: [UInt8], bodyDigest: String) {
+        self.id = id
+        self.sentAt = sentAt
+        self.retainedHeaders = retainedHeaders
+        self.bodyDigest = bodyDigest
+    }
+}
+
 /// The first rendering of an outbox email, kept so that a retry resends the same message.
 public struct RenderedOutboxMessage: Sendable, Hashable {
     public var id: Int64
@@ -82,6 +100,11 @@ extension GatewayStorage {
     /// Keeps one email's first rendering (see ``saveRenderedMessages(_:)``).
     public func saveRenderedMessage(id: Int64, messageID: String, raw: [UInt8]?) async throws {
         try await saveRenderedMessages([RenderedOutboxMessage(id: id, messageID: messageID, raw: raw)])
+    }
+
+    /// Records that SMTP accepted one email (see ``markOutboxSent(_:)``).
+    public func markOutboxSent(id: Int64, now: Date, retainedHeaders: [UInt8], bodyDigest: String) async throws {
+        try await markOutboxSent([OutboxDelivery(id: id, sentAt: now, retainedHeaders: retainedHeaders, bodyDigest: bodyDigest)])
     }
 
     // Read-only conveniences for operators, renderers and tests: one query, one snapshot.
