@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "GatewayOIDC",
             dependencies: [
-                "GatewayApp", "GatewayCore",
+                "GatewayApp", "GatewayCore", "ApprovalTokens",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

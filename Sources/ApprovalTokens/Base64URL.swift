@@ -2,10 +2,11 @@ import Foundation
 
 /// Unpadded base64url (RFC 4648 section 5), strict on decoding: only the canonical encoding of a
 /// byte string is accepted, so that no two token texts verify as the same token.
-enum Base64URL {
+public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+    /// `bytes` as unpadded base64url.
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         let input = Array(bytes)
         var out: [UInt8] = []
         out.reserveCapacity((input.count * 4 + 2) / 3)
@@ -34,7 +35,8 @@ enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func decode(_ text: Substring) -> [UInt8]? {
+    /// The bytes of canonical unpadded base64url `text`, or `nil` for anything else.
+    public static func decode(_ text: Substring) -> [UInt8]? {
         guard !text.isEmpty, text.utf8.allSatisfy({ isAlphabet($0) }), text.count % 4 != 1 else { return nil }
         var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)

@@ -116,7 +116,17 @@ public enum EmailAddress {
     /// Local parts are case-sensitive in theory; in practice every mail system this gateway meets
     /// treats them case-insensitively, and an identity that differs only in case is a mistake.
     public static func normalize(_ address: String) -> String {
-        address.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        // Most addresses come from the database, already normalised: check that without Foundation.
+        let bytes = address.utf8
+        if let first = bytes.first, let last = bytes.last, !isASCIISpace(first), !isASCIISpace(last),
+           !bytes.contains(where: { $0 >= 0x80 || (0x41...0x5A).contains($0) }) {
+            return address
+        }
+        return address.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    private static func isASCIISpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
     }
 
     /// A deliberately simple shape check (`local@domain.tld`, no spaces, one `@`): the directory

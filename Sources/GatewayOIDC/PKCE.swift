@@ -1,3 +1,4 @@
+import ApprovalTokens
 import Crypto
 import Foundation
 
@@ -9,10 +10,5 @@ public enum PKCE {
         base64URL(Data(SHA256.hash(data: Data(verifier.utf8))))
     }
 
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    static func base64URL(_ data: Data) -> String { Base64URL.encode(data) }
 }

@@ -19,7 +19,7 @@ extension Database {
     }
 
     func fetchUsers() throws -> [User] {
-        try Row.fetchAll(try cachedStatement(sql: "SELECT * FROM users ORDER BY email")).map(User.init(row:))
+        try Array(Row.fetchCursor(try cachedStatement(sql: "SELECT * FROM users ORDER BY email")).map(User.init(row:)))
     }
 
     /// Names of the groups `email` belongs to now.

@@ -16,9 +16,9 @@ extension SQLiteTransaction: DirectoryRepository {
         let list = { (count: Int) in Array(repeating: "?", count: count).joined(separator: ",") }
         var arguments = StatementArguments(emails.map(EmailAddress.normalize))
         arguments += StatementArguments(roles.map(\.rawValue))
-        return try Row.fetchAll(db, sql: """
+        return try Array(Row.fetchCursor(db, sql: """
             SELECT * FROM users WHERE email IN (\(list(emails.count))) OR role IN (\(list(roles.count))) ORDER BY email
-            """, arguments: arguments).map(User.init(row:))
+            """, arguments: arguments).map(User.init(row:)))
     }
     func groups() throws -> [Group] { try db.fetchGroups() }
     func groupNames(of email: String) throws -> Set<String> { try db.groupNames(of: email) }

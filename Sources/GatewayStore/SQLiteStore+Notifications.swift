@@ -52,7 +52,7 @@ extension SQLiteTransaction: OutboxRepository {
     }
 
     func outboxEntries(requestID: Int64) throws -> [OutboxEntry] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox WHERE request_id = ? ORDER BY id"), arguments: [requestID]).map(OutboxEntry.init(row:))
+        try Array(Row.fetchCursor(db.cachedStatement(sql: "SELECT * FROM outbox WHERE request_id = ? ORDER BY id"), arguments: [requestID]).map(OutboxEntry.init(row:)))
     }
 }
 
@@ -84,7 +84,7 @@ extension SQLiteStore {
             guard !ids.isEmpty else { return [] }
             let list = ids.map(String.init).joined(separator: ",")
             try db.execute(sql: "UPDATE outbox SET status = 'sending', lease_until = ? WHERE id IN (\(list))", arguments: [now.addingTimeInterval(lease)])
-            return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE id IN (\(list)) ORDER BY next_attempt_at, id").map(OutboxEntry.init(row:))
+            return try Array(Row.fetchCursor(db, sql: "SELECT * FROM outbox WHERE id IN (\(list)) ORDER BY next_attempt_at, id").map(OutboxEntry.init(row:)))
         }
     }
 

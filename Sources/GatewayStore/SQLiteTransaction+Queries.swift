@@ -61,10 +61,10 @@ extension SQLiteTransaction: QueryRepository {
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         let order = filter.position.readsOldestFirst ? "r.created_at ASC, r.id ASC" : "r.created_at DESC, r.id DESC"
         arguments += [filter.limit, filter.offset]
-        let rows = try Row.fetchAll(
+        let rows = try Array(Row.fetchCursor(
             db, sql: Database.requestSelect + whereClause + " ORDER BY \(order) LIMIT ? OFFSET ?",
             arguments: arguments
-        ).map(AccessRequest.init(row:))
+        ).map(AccessRequest.init(row:)))
         return filter.position.readsOldestFirst ? rows.reversed() : rows
     }
 
@@ -109,11 +109,11 @@ extension SQLiteTransaction: QueryRepository {
     }
 
     func grants(user: String) throws -> [Grant] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Array(Row.fetchCursor(db.cachedStatement(sql: """
             SELECT g.*, u.email, res.name FROM grants g
             JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
             WHERE u.email = ? ORDER BY g.starts_at DESC, g.id DESC
-            """), arguments: [EmailAddress.normalize(user)]).map(Grant.init(row:))
+            """), arguments: [EmailAddress.normalize(user)]).map(Grant.init(row:)))
     }
 
     func grant(requestID: Int64) throws -> Grant? { try db.fetchGrant(requestID: requestID) }
@@ -127,11 +127,11 @@ extension SQLiteTransaction: QueryRepository {
     }
 
     func runningGrants(resource: String, at instant: Date) throws -> [Grant] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Array(Row.fetchCursor(db.cachedStatement(sql: """
             SELECT g.*, u.email, res.name FROM grants g
             JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
             WHERE res.name = ? AND g.starts_at <= ? AND g.ends_at > ? ORDER BY g.ends_at, g.id
-            """), arguments: [resource, instant, instant]).map(Grant.init(row:))
+            """), arguments: [resource, instant, instant]).map(Grant.init(row:)))
     }
 
     func revokeGrant(id: Int64, now: Date, by actor: String?, reason: String?) throws -> Bool {
@@ -156,13 +156,13 @@ extension SQLiteTransaction: QueryRepository {
 
     func outboxEntries(status: OutboxStatus?, limit: Int) throws -> [OutboxEntry] {
         if let status {
-            return try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id LIMIT ?"), arguments: [status.rawValue, limit]).map(OutboxEntry.init(row:))
+            return try Array(Row.fetchCursor(db.cachedStatement(sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id LIMIT ?"), arguments: [status.rawValue, limit]).map(OutboxEntry.init(row:)))
         }
-        return try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM outbox ORDER BY id LIMIT ?"), arguments: [limit]).map(OutboxEntry.init(row:))
+        return try Array(Row.fetchCursor(db.cachedStatement(sql: "SELECT * FROM outbox ORDER BY id LIMIT ?"), arguments: [limit]).map(OutboxEntry.init(row:)))
     }
 
     func inboundMessages(limit: Int) throws -> [InboundRecord] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM inbound_messages ORDER BY id DESC LIMIT ?"), arguments: [limit]).map(InboundRecord.init(row:))
+        try Array(Row.fetchCursor(db.cachedStatement(sql: "SELECT * FROM inbound_messages ORDER BY id DESC LIMIT ?"), arguments: [limit]).map(InboundRecord.init(row:)))
     }
 
     func gatewayCounts(latencyBounds: [Double]) throws -> GatewayCounts {

@@ -71,10 +71,10 @@ extension SQLiteTransaction: RequestRepository {
     }
 
     func approvals(requestID: Int64) throws -> [RecordedApproval] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        try Array(Row.fetchCursor(db.cachedStatement(sql: """
             SELECT a.*, u.email FROM request_approvals a JOIN users u ON u.id = a.reviewer_id
             WHERE a.request_id = ? ORDER BY a.approved_at, u.email
-            """), arguments: [requestID]).map(RecordedApproval.init(row:))
+            """), arguments: [requestID]).map(RecordedApproval.init(row:)))
     }
 
     func insertApproval(_ approval: RecordedApproval) throws -> Bool {

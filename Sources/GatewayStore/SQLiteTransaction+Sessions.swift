@@ -87,7 +87,7 @@ extension SQLiteTransaction: APIKeyRepository {
     }
 
     func apiKeys() throws -> [APIKey] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM api_keys ORDER BY id")).map(APIKey.init(row:))
+        try Array(Row.fetchCursor(db.cachedStatement(sql: "SELECT * FROM api_keys ORDER BY id")).map(APIKey.init(row:)))
     }
 
     func markAPIKeyUsed(id: Int64, now: Date) throws {

@@ -1,19 +1,12 @@
+import ApprovalTokens
 import Crypto
 import Foundation
 
 /// The CSRF form tags and constant-time checks of the web layer (secrets and digests: ``Secrets``).
 enum WebCrypto {
-    static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    static func base64URL(_ bytes: some Sequence<UInt8>) -> String { Base64URL.encode(bytes) }
 
-    static func fromBase64URL(_ text: String) -> [UInt8]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64).map { [UInt8]($0) }
-    }
+    static func fromBase64URL(_ text: String) -> [UInt8]? { Base64URL.decode(text[...]) }
 
     /// An HMAC-SHA256 tag of `message` under `secret`, base64url.
     static func tag(_ message: String, secret: [UInt8]) -> String {

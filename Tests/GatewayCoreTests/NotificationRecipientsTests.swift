@@ -56,3 +56,14 @@ import Testing
         #expect(recipients.map(\.reason) == ["notified", "role:devops", "requester"])
     }
 }
+
+@Suite struct EmailAddressTests {
+    @Test("normalize trims and lowercases, and leaves a normalised address as it is", arguments: [
+        ("ann@example.test", "ann@example.test"), ("  Ann@Example.TEST\n", "ann@example.test"), ("ANN@EXAMPLE.TEST", "ann@example.test"),
+        ("\tann@example.test", "ann@example.test"), ("ann@example.test ", "ann@example.test"), ("Ünal@example.test", "ünal@example.test"),
+        ("\u{00A0}ann@example.test", "ann@example.test"), ("", ""),
+    ])
+    func normalize(input: String, expected: String) {
+        #expect(EmailAddress.normalize(input) == expected)
+    }
+}
