@@ -61,8 +61,10 @@ extension SQLiteTransaction: QueryRepository {
         let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         let order = filter.position.readsOldestFirst ? "r.created_at ASC, r.id ASC" : "r.created_at DESC, r.id DESC"
         arguments += [filter.limit, filter.offset]
+        // Cached: the SQL is built from a fixed set of fragments (values are all arguments), so a
+        // page compiles each of its few shapes once per connection.
         let rows = try Array(Row.fetchCursor(
-            db, sql: Database.requestSelect + whereClause + " ORDER BY \(order) LIMIT ? OFFSET ?",
+            db.cachedStatement(sql: Database.requestSelect + whereClause + " ORDER BY \(order) LIMIT ? OFFSET ?"),
             arguments: arguments
         ).map(AccessRequest.init(row:)))
         return filter.position.readsOldestFirst ? rows.reversed() : rows
@@ -86,11 +88,11 @@ extension SQLiteTransaction: QueryRepository {
 
     func openRequestCount(decidableBy viewer: String, now: Date) throws -> Int {
         guard let reviewable = try reviewableCondition(viewer: viewer) else { return 0 }
-        return try Int.fetchOne(db, sql: """
+        return try Int.fetchOne(db.cachedStatement(sql: """
             SELECT count(*) FROM access_requests r
             JOIN users u ON u.id = r.requester_id JOIN resources res ON res.id = r.resource_id
             WHERE r.state = 'pending' AND r.expires_at > ? AND u.email <> ? AND res.active AND \(reviewable.sql)
-            """, arguments: [now, EmailAddress.normalize(viewer)] + reviewable.arguments) ?? 0
+            """), arguments: [now, EmailAddress.normalize(viewer)] + reviewable.arguments) ?? 0
     }
 
     func accessStatus(user: String, resource: String, at instant: Date) throws -> AccessStatus {

@@ -703,16 +703,7 @@ tr.fixed td { color: var(--muted); }
 {{#created}}<p class="notice">Request #{{created}} was sent to its approvers.</p>{{/created}}
 {{#empty}}<p class="muted">You have no requests.</p>{{/empty}}
 {{^empty}}
-<table class="requests">
-<thead><tr><th>#</th><th>Resource</th><th>Duration</th><th>Reason</th><th>Requested</th><th>Deadline</th><th>State</th><th></th></tr></thead>
-<tbody>
-{{#rows}}
-<tr data-request="{{id}}"><td><a href="/requests/{{id}}">{{id}}</a></td><td>{{resource}}</td><td>{{duration}}</td><td class="reason">{{reason}}</td><td>{{created}}</td><td>{{deadline}}</td>
-<td><span class="state {{state_class}}">{{state}}</span>{{#decided_by}}<br><span class="muted">by {{decided_by_name}}</span>{{/decided_by}}</td>
-<td>{{#cancel_path}}<form method="post" action="{{cancel_path}}"><input type="hidden" name="csrf" value="{{cancel_csrf}}"><button type="submit" class="deny">Cancel</button></form>{{/cancel_path}}</td></tr>
-{{/rows}}
-</tbody>
-</table>
+{{{request_table}}}
 {{> _pages}}
 {{/empty}}
 {{> _bottom}}

@@ -50,7 +50,7 @@ extension WebApp {
         row["you_approved"] = false
         row["has_grant_choices"] = false
         switch try await action(on: request, resource: resources[request.resource], viewer: viewer, csrf: csrf, returnTo: returnTo) {
-        case .none:
+        case .none, .cancel:
             break
         case .youApproved:
             row["you_approved"] = true

@@ -10,6 +10,8 @@ struct RequestTableRow: Sendable {
         case youApproved
         /// Approve and Deny, posting to `path` with a CSRF token, back to `returnTo`.
         case decide(path: String, csrf: String, returnTo: String, grantChoices: [GrantChoice])
+        /// The requester's own open request: Cancel, posting to `path` with a CSRF token.
+        case cancel(path: String, csrf: String)
     }
 
     /// A shorter grant a reviewer may choose (`value` empty for the time asked).
@@ -24,7 +26,8 @@ struct RequestTableRow: Sendable {
     var action: Action = .none
 }
 
-/// The request table of the Access Requests, user and resource pages, rendered in code.
+/// The request table of the Access Requests, user, resource and My requests pages, rendered in
+/// code.
 ///
 /// A page lists up to a page of requests with a dozen values and a form each. Rendered through the
 /// template engine, the table was most of the page's CPU: every value is looked up by name through
@@ -32,23 +35,26 @@ struct RequestTableRow: Sendable {
 /// markup the stylesheet and the browser tests know (`table.requests`, `tr[data-request]`,
 /// `form.row-decide`).
 enum RequestTable {
-    static func html(_ rows: [RequestTableRow], now: Date) -> String {
+    /// The table of `rows`; without the Requester column on a requester's own list.
+    static func html(_ rows: [RequestTableRow], showsRequester: Bool = true, now: Date) -> String {
         var out = HTMLWriter(capacity: 600 + rows.count * 900)
-        out.raw("<table class=\"requests\">\n<thead><tr><th>#</th><th>Requester</th><th>Resource</th><th>Duration</th><th>Reason</th><th>Requested</th><th>Deadline</th><th>State</th><th></th></tr></thead>\n<tbody>\n")
-        for row in rows { write(row, now: now, to: &out) }
+        out.raw("<table class=\"requests\">\n<thead><tr><th>#</th>", showsRequester ? "<th>Requester</th>" : "", "<th>Resource</th><th>Duration</th><th>Reason</th><th>Requested</th><th>Deadline</th><th>State</th><th></th></tr></thead>\n<tbody>\n")
+        for row in rows { write(row, showsRequester: showsRequester, now: now, to: &out) }
         out.raw("</tbody>\n</table>\n")
         return out.text
     }
 
-    private static func write(_ row: RequestTableRow, now: Date, to out: inout HTMLWriter) {
+    private static func write(_ row: RequestTableRow, showsRequester: Bool, now: Date, to out: inout HTMLWriter) {
         let request = row.request
         let id = String(request.id)
         let state = WebFormat.displayState(request, now: now)
         out.raw("<tr data-request=\"", id, "\">\n  <td><a href=\"/requests/", id, "\">", id, "</a></td>\n  <td>")
-        out.text(row.requesterName)
-        out.raw("<br><span class=\"muted\">")
-        out.text(request.requester)
-        out.raw("</span></td>\n  <td>")
+        if showsRequester {
+            out.text(row.requesterName)
+            out.raw("<br><span class=\"muted\">")
+            out.text(request.requester)
+            out.raw("</span></td>\n  <td>")
+        }
         out.text(request.resource)
         out.raw("</td>\n  <td>")
         out.text(request.kind == .unlock ? "unlock" : WebFormat.duration(request.durationSeconds))
@@ -90,6 +96,12 @@ enum RequestTable {
                 out.raw("</select>")
             }
             out.raw("\n  <button type=\"submit\" name=\"action\" value=\"approve\" class=\"approve\">Approve</button>\n  <button type=\"submit\" name=\"action\" value=\"deny\" class=\"deny\">Deny</button>\n</form>\n")
+        case .cancel(let path, let csrf):
+            out.raw("<form method=\"post\" action=\"")
+            out.text(path)
+            out.raw("\"><input type=\"hidden\" name=\"csrf\" value=\"")
+            out.text(csrf)
+            out.raw("\"><button type=\"submit\" class=\"deny\">Cancel</button></form>")
         }
         out.raw("</td>\n</tr>\n")
     }

@@ -30,16 +30,20 @@ struct RequesterController: Sendable {
                 try await web.service.ownRequests(of: viewer, limit: page.limit, position: page.position),
                 link: { extra in "/my-requests" + (extra.map { "?" + $0 } ?? "") }
             )
-            let names = try await web.names()
-            let rows = requests.map { request -> [String: Any] in
-                var row = WebFormat.request(request, names: names, now: web.now)
+            let deciders = Set(requests.compactMap(\.decision?.reviewer))
+            let names = try await web.service.listingFacts(people: deciders, resources: []).names
+            let rows = requests.map { request in
+                var row = RequestTableRow(
+                    request: request, requesterName: viewer.user.name,
+                    deciderName: request.decision.map { names[EmailAddress.normalize($0.reviewer)] ?? $0.reviewer }
+                )
                 if request.isOpen(at: web.now) {
-                    row["cancel_path"] = "/my-requests/\(request.id)/cancel"
-                    row["cancel_csrf"] = csrf.token(for: "/my-requests/\(request.id)/cancel", secret: web.secret)
+                    let path = "/my-requests/\(request.id)/cancel"
+                    row.action = .cancel(path: path, csrf: csrf.token(for: path, secret: web.secret))
                 }
                 return row
             }
-            var context: [String: Any] = ["rows": rows, "empty": rows.isEmpty]
+            var context: [String: Any] = ["request_table": RequestTable.html(rows, showsRequester: false, now: web.now), "empty": rows.isEmpty]
             context.merge(links) { _, new in new }
             if let created = FormData.query(request)["created"] { context["created"] = created }
             return try await web.page("my_requests", context, title: "My requests", viewer: viewer, csrf: csrf)
