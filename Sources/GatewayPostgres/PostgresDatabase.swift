@@ -147,12 +147,17 @@ public final class PostgresDatabase: Sendable {
                     let value = try body(session)
                     // Answered before the body's first statement was: this does not wait.
                     try session.wait(for: begun)
-                    if begin != nil {
-                        if readOnly {
-                            _ = session.send("COMMIT")
-                        } else {
-                            try session.execute("COMMIT")
-                        }
+                    if begin == nil {
+                        try session.settleDeferred()
+                    } else if readOnly {
+                        _ = session.send("COMMIT")
+                    } else {
+                        // The COMMIT goes out behind the deferred writes; if one of them failed,
+                        // the server ended the transaction with a rollback, and that failure is
+                        // what this throws.
+                        let commit = session.send("COMMIT")
+                        try session.settleDeferred()
+                        try session.wait(for: commit)
                     }
                     checkIn(connection, healthy: true)
                     return value
@@ -201,6 +206,13 @@ public final class PostgresDatabase: Sendable {
 public struct PostgresSession {
     let connection: PostgresConnection
     let logger: Logger
+    /// Statements sent with ``sendDeferred(_:)`` whose answers nobody has looked at yet.
+    private let deferred = DeferredStatements()
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
 
     /// Sends a statement without waiting for its answer; statements after it run after it.
     func send(_ query: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> {
@@ -217,21 +229,36 @@ public struct PostgresSession {
         }
     }
 
+    /// Sends a write whose result nobody needs (an outbox row, an audit record) without waiting
+    /// for it. Its answer is checked before the transaction commits (``settleDeferred()``), and
+    /// when a later statement fails (a failed statement aborts the transaction, and the later one
+    /// only says so: the first failure is the one reported).
+    func sendDeferred(_ query: PostgresQuery) {
+        deferred.append(send(query))
+    }
+
+    /// Waits for every deferred statement and throws the first failure.
+    func settleDeferred() throws {
+        for sent in deferred.takeAll() { try wait(for: sent) }
+    }
+
     /// Runs a statement and returns how many rows it changed.
     @discardableResult
     public func execute(_ query: PostgresQuery) throws -> Int {
-        do {
-            return try connection.query(query, logger: logger).wait().metadata.rows ?? 0
-        } catch {
-            throw PostgresStoreError.wrap(error)
-        }
+        try answer(to: query).metadata.rows ?? 0
     }
 
     /// Runs a query and returns all its rows.
     public func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        try answer(to: query).rows
+    }
+
+    private func answer(to query: PostgresQuery) throws -> PostgresQueryResult {
         do {
-            return try connection.query(query, logger: logger).wait().rows
+            return try connection.query(query, logger: logger).wait()
         } catch {
+            // A deferred write that failed made this statement fail: report that one.
+            try settleDeferred()
             throw PostgresStoreError.wrap(error)
         }
     }
@@ -244,6 +271,18 @@ public struct PostgresSession {
         } catch {
             throw PostgresStoreError("a value of \(query.sql) could not be read as \(T.self): \(error)")
         }
+    }
+}
+
+/// The deferred statements of one session (used by one thread at a time).
+private final class DeferredStatements: @unchecked Sendable {
+    private var sent: [EventLoopFuture<PostgresQueryResult>] = []
+
+    func append(_ statement: EventLoopFuture<PostgresQueryResult>) { sent.append(statement) }
+
+    func takeAll() -> [EventLoopFuture<PostgresQueryResult>] {
+        defer { sent.removeAll() }
+        return sent
     }
 }
 

@@ -6,7 +6,7 @@ import PostgresNIO
 extension PostgresTransaction: OutboxRepository {
     func enqueue(_ kind: NotificationKind, requestID: Int64?, recipient: NotificationRecipient, context: [String: String], now: Date) throws {
         let json = String(decoding: try JSONEncoder.sortedKeys.encode(context), as: UTF8.self)
-        try execute("""
+        executeDeferred("""
             INSERT INTO outbox (kind, request_id, recipient, reason, created_at, next_attempt_at, context)
             VALUES (\(kind.rawValue), \(requestID), \(recipient.email), \(recipient.reason), \(now), \(now), \(json))
             """)

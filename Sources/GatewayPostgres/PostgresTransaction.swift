@@ -14,6 +14,10 @@ struct PostgresTransaction {
     @discardableResult
     func execute(_ query: PostgresQuery) throws -> Int { try session.execute(query) }
 
+    /// Sends a write whose result nothing here reads, without waiting for it: it is checked
+    /// before the transaction commits (see ``PostgresSession/sendDeferred(_:)``).
+    func executeDeferred(_ query: PostgresQuery) { session.sendDeferred(query) }
+
     /// All rows of `query`, each readable by column name for `table`'s error messages.
     func rows(_ query: PostgresQuery, table: String) throws -> [StoredRow] {
         try session.rows(query).map { StoredRow($0, table: table) }
@@ -94,7 +98,7 @@ extension PostgresTransaction: AuditRepository {
     /// serialised by a transaction-scoped advisory lock, so two gateways never link two records to
     /// the same predecessor.
     func appendAudit(_ entry: AuditEntry) throws {
-        try execute("SELECT pg_advisory_xact_lock(\(Self.auditChainLock))")
+        executeDeferred("SELECT pg_advisory_xact_lock(\(Self.auditChainLock))")
         let detail = try AuditChainHash.detailText(entry.detail)
         let at = AuditChainHash.instantText(entry.at)
         let previous = try value("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1", as: String?.self) ?? nil
@@ -103,7 +107,7 @@ extension PostgresTransaction: AuditRepository {
             at: at, action: entry.action.rawValue, actor: entry.actor, requestID: entry.requestID, channel: entry.channel?.rawValue,
             outcome: entry.outcome.rawValue, reason: entry.reason, detail: detail, previous: previousHash
         )
-        try execute("""
+        executeDeferred("""
             INSERT INTO audit_log (at, at_text, action, actor, request_id, channel, outcome, reason, detail, prev_hash, hash)
             VALUES (\(entry.at), \(at), \(entry.action.rawValue), \(entry.actor), \(entry.requestID), \(entry.channel?.rawValue),
                     \(entry.outcome.rawValue), \(entry.reason), \(detail), \(previousHash), \(hash))

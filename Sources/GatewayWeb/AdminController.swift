@@ -11,7 +11,9 @@ struct AdminController: Sendable {
     func addRoutes(to router: Router<WebContext>) {
         router.get("/users") { request, context in try await showUsers(request, context) }
         router.get("/users/:email") { request, context in
-            try await showUser(request, context, email: try context.parameters.require("email"))
+            // The page's own links and return paths encode the address (`%40` for `@`).
+            let email = try context.parameters.require("email")
+            return try await showUser(request, context, email: email.removingPercentEncoding ?? email)
         }
         router.get("/resources") { request, context in try await showResources(request, context) }
         router.get("/resources/:name") { request, context in

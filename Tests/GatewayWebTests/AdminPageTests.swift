@@ -27,6 +27,9 @@ import Testing
             #expect(!AccessRequestsPageTests.ids(in: page.body).contains(someoneElse.id))
             #expect(page.body.contains("<h2>Grants</h2>") && page.body.contains("href=\"/requests/\(approved.id)\">#\(approved.id)</a>"))
             #expect(page.body.contains(">active</span>"))
+            // The page's own return paths encode the address: they lead back to it.
+            let encoded = try await browser.get("/users/requester1%40example.test")
+            #expect(encoded.status == .ok && Set(AccessRequestsPageTests.ids(in: encoded.body)) == [approved.id, pending.id])
 
             // Revoke: the grant ends now, with the reason, and the page says so.
             let grant = try #require(try await fixture.store.read { try $0.grant(requestID: approved.id) })
