@@ -62,19 +62,29 @@ extension ApprovalService {
     }
 
     /// The key a bearer secret names, if it is usable now (not revoked, not expired, and a
-    /// personal key's user still active); its use is noted. `nil` means `401`.
+    /// personal key's user still active); its use is noted, to the minute. `nil` means `401`.
     public func authenticateAPIKey(_ secret: String) async throws -> APIKey? {
         guard secret.utf8.count >= 20, secret.utf8.count <= 200 else { return nil }
         let digest = Secrets.sha256Hex(secret)
         let now = self.now
-        return try await storage.write { tx in
-            guard var key = try tx.apiKey(digest: digest), key.isUsable(at: now) else { return nil }
+        let found = try await storage.read { tx -> APIKey? in
+            guard let key = try tx.apiKey(digest: digest), key.isUsable(at: now) else { return nil }
             if let user = key.user {
                 guard let current = try tx.user(email: user), current.isActive else { return nil }
             }
-            try tx.markAPIKeyUsed(id: key.id, now: now)
-            key.lastUsedAt = now
             return key
         }
+        guard var key = found else { return nil }
+        // Noting every call would make each API read a write, and put every call in the line of
+        // writes: the last use is kept to the minute.
+        if key.lastUsedAt.map({ now.timeIntervalSince($0) >= Self.apiKeyUseResolution }) ?? true {
+            let id = key.id
+            try await storage.write { tx in try tx.markAPIKeyUsed(id: id, now: now) }
+            key.lastUsedAt = now
+        }
+        return key
     }
+
+    /// How precisely an API key's last use is kept.
+    static let apiKeyUseResolution: TimeInterval = 60
 }

@@ -106,6 +106,29 @@ import Testing
         #expect(audit.contains { $0.action == .groupMembers && $0.actor == "api-key:idp-sync" && $0.channel == .api })
     }
 
+    @Test("A key's last use is kept to the minute: calls within it write nothing; a deactivated user's key fails at once")
+    func lastUseToTheMinute() async throws {
+        let gateway = try await Fixture.gateway()
+        let (_, secret) = try await key(gateway, .user("approver1@example.test"), name: "laptop")
+        func lastUsed() async throws -> Date? { try await gateway.service.apiKeys().first { $0.name == "laptop" }?.lastUsedAt }
+        let first = try #require(try await lastUsed())
+        gateway.clock.advance(by: 30)
+        #expect(try await gateway.service.authenticateAPIKey(secret)?.lastUsedAt == first)
+        #expect(try await lastUsed() == first)
+        gateway.clock.advance(by: 31)
+        #expect(try await gateway.service.authenticateAPIKey(secret) != nil)
+        #expect(try await lastUsed() == first.addingTimeInterval(61))
+
+        var directory = Fixture.directory
+        directory.users = directory.users.map { user in
+            var user = user
+            if user.email == "approver1@example.test" { user.isActive = false }
+            return user
+        }
+        _ = try await gateway.syncDirectory(directory, now: gateway.clock.now)
+        #expect(try await gateway.service.authenticateAPIKey(secret) == nil)
+    }
+
     @Test("AUTHZ-6: revoked and expired keys no longer authenticate; the secret is never stored")
     func revokedAndExpired() async throws {
         let gateway = try await Fixture.gateway()
