@@ -19,8 +19,9 @@ extension ApprovalService {
                 try expire(requestID: id, in: tx, now: now)
             }
             let new = NewAccessRequest(requester: requester, resource: draft.resource, reason: draft.reason, durationSeconds: draft.durationSeconds, kind: draft.kind)
+            let resource = try tx.resource(named: draft.resource)
             let accepted = try RequestRules.validate(
-                new, requester: try tx.user(email: requester), resource: try tx.resource(named: draft.resource),
+                new, requester: try tx.user(email: requester), resource: resource,
                 lock: try tx.activeLock(user: requester, resource: draft.resource),
                 pending: try tx.pendingRequest(requester: requester, resource: draft.resource), now: now
             )
@@ -31,7 +32,7 @@ extension ApprovalService {
             var detail = ["kind": accepted.kind.rawValue, "resource": draft.resource]
             if case .apiKey(let key) = actor { detail["api_key"] = key.name }
             try tx.audit(.create, .accepted, actor: actor.auditName ?? requester, requestID: request.id, channel: actor.channel, detail: detail, at: now)
-            try enqueueNewRequest(request, in: tx, now: now)
+            if let resource { try enqueueNewRequest(request, resource: resource, in: tx, now: now) }
             return request
         }
     }
@@ -98,8 +99,7 @@ extension ApprovalService {
     // MARK: Notifications
 
     /// Queues the new-request emails (``NotificationRecipients/forNewRequest(_:resource:users:groups:preferences:)``).
-    func enqueueNewRequest(_ request: AccessRequest, in tx: any StoreTransaction, now: Date) throws {
-        guard let resource = try tx.resource(named: request.resource) else { return }
+    func enqueueNewRequest(_ request: AccessRequest, resource: Resource, in tx: any StoreTransaction, now: Date) throws {
         let groups = try tx.groups().filter { resource.approverGroups.contains($0.name) }
         let recipients = NotificationRecipients.forNewRequest(
             request, resource: resource, users: try tx.users(emails: Set(groups.flatMap(\.members)), orRoles: AdminRole.reviewingEverything),

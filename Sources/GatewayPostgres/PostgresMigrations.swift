@@ -48,6 +48,11 @@ public enum PostgresMigrations {
         Migration(id: "v4-request-state-index", sql: """
             CREATE INDEX access_requests_state_created ON access_requests(state, created_at, id);
             """),
+        // A resource's page: its open requests and its running grants.
+        Migration(id: "v5-resource-page-indexes", sql: """
+            CREATE INDEX access_requests_resource_state ON access_requests(resource_id, state, created_at, id);
+            CREATE INDEX grants_resource_end ON grants(resource_id, ends_at);
+            """),
     ]
 
     /// A constant key for the advisory lock that serialises migrations across gateways.

@@ -265,15 +265,26 @@ extension PostgresTransaction {
     }
 
     func fetchResource(name: String) throws -> Resource? {
-        guard let row = try row("SELECT * FROM resources WHERE name = \(name)", table: "resources") else { return nil }
-        return try Resource(stored: row, approverGroups: approverGroupNames(resourceID: row("id")), escalationGroups: escalationGroupNames(resourceID: row("id")))
+        try row("\(unescaped: Self.resourceSelect) WHERE r.name = \(name)", table: "resources").map(Self.resource(from:))
     }
 
     /// Every resource, active or not, by name.
     func fetchResources() throws -> [Resource] {
-        try rows("SELECT * FROM resources ORDER BY name COLLATE \"C\"", table: "resources").map { row in
-            try Resource(stored: row, approverGroups: approverGroupNames(resourceID: row("id")), escalationGroups: escalationGroupNames(resourceID: row("id")))
-        }
+        try rows("\(unescaped: Self.resourceSelect) ORDER BY r.name COLLATE \"C\"", table: "resources").map(Self.resource(from:))
+    }
+
+    /// A resource with its approver and escalation groups (sorted), in one query: one round trip.
+    static let resourceSelect = """
+        SELECT r.*,
+            ARRAY(SELECT g.name FROM resource_approver_groups a JOIN groups g ON g.id = a.group_id
+                  WHERE a.resource_id = r.id ORDER BY g.name COLLATE "C") AS approver_group_names,
+            ARRAY(SELECT g.name FROM resource_escalation_groups e JOIN groups g ON g.id = e.group_id
+                  WHERE e.resource_id = r.id ORDER BY g.name COLLATE "C") AS escalation_group_names
+        FROM resources r
+        """
+
+    static func resource(from row: StoredRow) throws -> Resource {
+        try Resource(stored: row, approverGroups: row("approver_group_names"), escalationGroups: row("escalation_group_names"))
     }
 
     /// Names of a resource's escalation groups, sorted.

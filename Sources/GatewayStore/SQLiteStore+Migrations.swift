@@ -193,6 +193,14 @@ extension SQLiteStore {
             // The Access Requests page filtered by state, newest first, at any depth (keyset pages).
             try db.execute(sql: "CREATE INDEX access_requests_state_created ON access_requests(state, created_at, id)")
         }
+        migrator.registerMigration("v12-resource-page-indexes") { db in
+            // A resource's page: its open requests (a resource and a state, at any size of the
+            // table) and its running grants.
+            try db.execute(sql: """
+                CREATE INDEX access_requests_resource_state ON access_requests(resource_id, state, created_at, id);
+                CREATE INDEX grants_resource_end ON grants(resource_id, ends_at);
+                """)
+        }
         return migrator
     }
 

@@ -132,7 +132,8 @@ extension SQLiteTransaction: QueryRepository {
         try Array(Row.fetchCursor(db.cachedStatement(sql: """
             SELECT g.*, u.email, res.name FROM grants g
             JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
-            WHERE res.name = ? AND g.starts_at <= ? AND g.ends_at > ? ORDER BY g.ends_at, g.id
+            WHERE g.resource_id = (SELECT id FROM resources WHERE name = ?) AND g.ends_at > ? AND g.starts_at <= ?
+            ORDER BY g.ends_at, g.id
             """), arguments: [resource, instant, instant]).map(Grant.init(row:)))
     }
 

@@ -157,7 +157,7 @@ struct AdminController: Sendable {
     /// Approvers dialog (an open `<dialog>`: no script needed).
     func showResource(_ request: Request, _ context: WebContext, name: String, problem: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
         try await admin(request, context) { viewer, csrf in
-            guard let resource = try await web.service.directory().resources.first(where: { $0.name == name }) else { return try await web.notFound(viewer: viewer, csrf: csrf) }
+            guard let resource = try await web.service.listingFacts(people: [], resources: [name]).resources[name] else { return try await web.notFound(viewer: viewer, csrf: csrf) }
             let query = FormData.query(request)
             let open = try await web.service.requestsForAdmin(viewer, filter: RequestFilter(states: [.pending], resource: name, limit: 10_000)).filter { $0.isOpen(at: web.now) }
             var resourceContext = Self.resourceContext(resource)

@@ -29,11 +29,11 @@ struct DatabaseCommandTests {
         let first = try cli.run(["db", "migrate"], environment: environment)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.json["backend"] as? String == "postgres")
-        #expect(first.json["applied_now"] as? [String] == ["v1-schema", "v2-grant-revocation", "v3-quorum-escalation", "v4-request-state-index"])
+        #expect(first.json["applied_now"] as? [String] == ["v1-schema", "v2-grant-revocation", "v3-quorum-escalation", "v4-request-state-index", "v5-resource-page-indexes"])
         #expect(!first.stdout.contains(PostgresLab.password))
         let second = try cli.run(["db", "migrate"], environment: environment)
         #expect((second.json["applied_now"] as? [String])?.isEmpty == true)
-        #expect(second.json["applied"] as? [String] == ["v1-schema", "v2-grant-revocation", "v3-quorum-escalation", "v4-request-state-index"])
+        #expect(second.json["applied"] as? [String] == ["v1-schema", "v2-grant-revocation", "v3-quorum-escalation", "v4-request-state-index", "v5-resource-page-indexes"])
 
         // Without the password the server's refusal is reported, naming the database.
         let emptyPassFile = cli.directory.appendingPathComponent("empty-pgpass")
