@@ -5,7 +5,8 @@ import PostgresNIO
 
 extension PostgresTransaction: OutboxRepository {
     func enqueue(_ kind: NotificationKind, requestID: Int64?, recipient: NotificationRecipient, context: [String: String], now: Date) throws {
-        let json = String(decoding: try JSONEncoder.sortedKeys.encode(context), as: UTF8.self)
+        // Most emails carry no context (every new-request email): no encoder for those.
+        let json = context.isEmpty ? "{}" : String(decoding: try JSONEncoder.sortedKeys.encode(context), as: UTF8.self)
         executeDeferred("""
             INSERT INTO outbox (kind, request_id, recipient, reason, created_at, next_attempt_at, context)
             VALUES (\(kind.rawValue), \(requestID), \(recipient.email), \(recipient.reason), \(now), \(now), \(json))

@@ -17,7 +17,8 @@ extension Database {
     func enqueue(
         _ kind: NotificationKind, requestID: Int64?, recipient: NotificationRecipient, context: [String: String] = [:], now: Date
     ) throws {
-        let json = String(decoding: try JSONEncoder.sorted.encode(context), as: UTF8.self)
+        // Most emails carry no context (every new-request email): no encoder for those.
+        let json = context.isEmpty ? "{}" : String(decoding: try JSONEncoder.sorted.encode(context), as: UTF8.self)
         // Cached: a burst of requests queues several emails each.
         try cachedStatement(sql: """
             INSERT INTO outbox (kind, request_id, recipient, reason, created_at, next_attempt_at, context)

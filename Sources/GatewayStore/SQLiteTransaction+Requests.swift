@@ -13,21 +13,21 @@ extension SQLiteTransaction: RequestRepository {
     }
 
     func insertRequest(kind: RequestKind, requester: String, resource: String, reason: String, durationSeconds: Int?, createdAt: Date, expiresAt: Date) throws -> AccessRequest {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO access_requests (kind, requester_id, resource_id, reason, duration_seconds, state, created_at, expires_at)
             VALUES (?, (SELECT id FROM users WHERE email = ?), (SELECT id FROM resources WHERE name = ?), ?, ?, 'pending', ?, ?)
-            """, arguments: [kind.rawValue, EmailAddress.normalize(requester), resource, reason, durationSeconds, createdAt, expiresAt])
+            """).execute(arguments: [kind.rawValue, EmailAddress.normalize(requester), resource, reason, durationSeconds, createdAt, expiresAt])
         guard let request = try db.fetchRequest(id: db.lastInsertedRowID) else { throw StoreError("the new request could not be read back") }
         return request
     }
 
     func claimDecision(requestID: Int64, action: DecisionAction, reviewer: String, channel: DecisionChannel, comment: String?, now: Date) throws -> Bool {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE access_requests
             SET state = ?, resolved_at = ?, decided_by_id = (SELECT id FROM users WHERE email = ?),
                 decision_action = ?, decision_channel = ?, decision_comment = ?
             WHERE id = ? AND state = 'pending' AND expires_at > ?
-            """, arguments: [
+            """).execute(arguments: [
                 action.resultingState.rawValue, now, EmailAddress.normalize(reviewer), action.rawValue,
                 channel.rawValue, comment, requestID, now,
             ])
@@ -81,10 +81,10 @@ extension SQLiteTransaction: RequestRepository {
         guard let reviewerID = try db.userID(email: approval.reviewer) else {
             throw StoreError("approval of request \(approval.requestID) names \(approval.reviewer), who is not in the directory")
         }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO request_approvals (request_id, reviewer_id, channel, review_right, grant_seconds, comment, approved_at)
             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id, reviewer_id) DO NOTHING
-            """, arguments: [
+            """).execute(arguments: [
                 approval.requestID, reviewerID, approval.channel.rawValue, approval.right, approval.grantSeconds,
                 approval.comment, approval.approvedAt,
             ])
@@ -93,10 +93,10 @@ extension SQLiteTransaction: RequestRepository {
 
     func recordApprovalStanding(requestID: Int64, voidReasons: [String: String?], count: Int) throws {
         for (reviewer, reason) in voidReasons.sorted(by: { $0.key < $1.key }) {
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 UPDATE request_approvals SET void_reason = ?
                 WHERE request_id = ? AND reviewer_id = (SELECT id FROM users WHERE email = ?)
-                """, arguments: [reason, requestID, reviewer])
+                """).execute(arguments: [reason, requestID, reviewer])
         }
         try db.execute(sql: "UPDATE access_requests SET approval_count = ? WHERE id = ?", arguments: [count, requestID])
     }
@@ -114,17 +114,17 @@ extension SQLiteTransaction: RequestRepository {
     }
 
     func markEscalated(requestID: Int64, now: Date) throws -> Bool {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE access_requests SET escalated_at = ? WHERE id = ? AND state = 'pending' AND escalated_at IS NULL
-            """, arguments: [now, requestID])
+            """).execute(arguments: [now, requestID])
         return db.changesCount == 1
     }
 
     func insertGrant(requestID: Int64, startsAt: Date, endsAt: Date) throws -> Grant {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO grants (request_id, user_id, resource_id, starts_at, ends_at)
             SELECT id, requester_id, resource_id, ?, ? FROM access_requests WHERE id = ?
-            """, arguments: [startsAt, endsAt, requestID])
+            """).execute(arguments: [startsAt, endsAt, requestID])
         guard let grant = try db.fetchGrant(requestID: requestID) else { throw StoreError("the grant of request \(requestID) could not be read back") }
         return grant
     }
@@ -144,21 +144,21 @@ extension SQLiteTransaction: RequestRepository {
     }
 
     func liftLock(byRequest requestID: Int64, now: Date) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             UPDATE locks SET lifted_at = ?, lifted_by_request_id = ?
             WHERE lifted_at IS NULL AND (user_id, resource_id) =
                 (SELECT requester_id, resource_id FROM access_requests WHERE id = ?)
-            """, arguments: [now, requestID, requestID])
+            """).execute(arguments: [now, requestID, requestID])
     }
 
     func recordUsage(user: String, resource: String, now: Date) throws {
         guard let userID = try db.userID(email: user), let resourceID = try db.resourceID(name: resource) else {
             throw StoreError("cannot record usage of \(resource) by \(user): unknown user or resource")
         }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO usage (user_id, resource_id, last_used_at) VALUES (?, ?, ?)
             ON CONFLICT(user_id, resource_id) DO UPDATE SET last_used_at = max(last_used_at, excluded.last_used_at)
-            """, arguments: [userID, resourceID, now])
+            """).execute(arguments: [userID, resourceID, now])
     }
 
     func autoLockCandidates() throws -> [AutoLockCandidate] {

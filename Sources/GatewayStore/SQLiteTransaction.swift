@@ -35,10 +35,10 @@ extension SQLiteTransaction: AuditRepository {
             at: at, action: entry.action.rawValue, actor: entry.actor, requestID: entry.requestID, channel: entry.channel?.rawValue,
             outcome: entry.outcome.rawValue, reason: entry.reason, detail: json, previous: previous
         )
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO audit_log (at, action, actor, request_id, channel, outcome, reason, detail, prev_hash, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [at, entry.action.rawValue, entry.actor, entry.requestID, entry.channel?.rawValue, entry.outcome.rawValue, entry.reason, json, previous, hash])
+            """).execute(arguments: [at, entry.action.rawValue, entry.actor, entry.requestID, entry.channel?.rawValue, entry.outcome.rawValue, entry.reason, json, previous, hash])
     }
 }
 
