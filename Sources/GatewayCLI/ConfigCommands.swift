@@ -106,6 +106,7 @@ struct ConfigCommand: AsyncParsableCommand {
                     ("url", .string(c.smtp.url)), ("starttls", .string(c.smtp.startTLS.rawValue)), ("username", .string(c.smtp.username)),
                     ("password", masked(c.smtp.password)), ("from", .string(c.smtp.from)), ("ca_file", .string(c.smtp.caFile)),
                     ("verify_certificates", .bool(c.smtp.verifyCertificates)), ("timeout_seconds", .number(c.smtp.timeoutSeconds)),
+                    ("connections", .number(c.smtp.connections)),
                 ])),
                 ("imap", .object([
                     ("url", .string(c.imap.url)), ("starttls", .string(c.imap.startTLS.rawValue)), ("username", .string(c.imap.username)),

@@ -9,6 +9,8 @@ import Testing
         #expect(configuration.directory == nil)
         #expect(configuration.smtp.url == "smtp://127.0.0.1:2525")
         #expect(configuration.smtp.verifyCertificates)
+        #expect(configuration.smtp.connections == 4)
+        #expect(try GatewayConfiguration.parse("smtp:\n  connections: 1\n", file: "gateway.yaml", baseDirectory: "/").smtp.connections == 1)
         #expect(configuration.imap.pollIntervalSeconds == 5)
         #expect(configuration.imap.processedFolder == "Processed")
         #expect(configuration.reply.requireAuthentication)
@@ -102,6 +104,8 @@ import Testing
         ("imap:\n  poll_interval: often\n", ["imap.poll_interval", "duration"]),
         ("imap:\n  max_message_bytes: -1\n", ["imap.max_message_bytes"]),
         ("smtp:\n  verify_certificates: perhaps\n", ["smtp.verify_certificates", "true or false"]),
+        ("smtp:\n  connections: 0\n", ["smtp.connections", "from 1 to 16"]),
+        ("smtp:\n  connections: 17\n", ["smtp.connections", "from 1 to 16"]),
         ("reply:\n  address: gateway@example.test\n", ["reply.address", "{key}"]),
         ("smtp: [a, b]\n", ["smtp", "mapping"]),
         ("smtp:\n  url: [a]\n", ["smtp.url", "single value"]),

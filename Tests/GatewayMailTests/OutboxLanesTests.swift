@@ -10,7 +10,7 @@ import Testing
 /// The outbox over several SMTP connections: every email once, side by side, and each person's
 /// emails in the order they were queued.
 @Suite(.serialized) struct OutboxLanesTests {
-    @Test("SMTP-1: three requests and an outcome over three connections: every email delivered once, to the right people")
+    @Test("SMTP-2: three requests and an outcome over three connections: every email delivered once, to the right people")
     func severalConnectionsDeliverEachEmailOnce() async throws {
         try MailLab.requireRunning()
         let fixture = try await GatewayFixture()
@@ -44,7 +44,7 @@ import Testing
         }
     }
 
-    @Test("Emails to one person never overlap and leave in queue order, while other people's go out side by side")
+    @Test("SMTP-2: emails to one person never overlap and leave in queue order, while other people's go out side by side")
     func onePersonsEmailsLeaveInOrder() async throws {
         let fixture = try await GatewayFixture()
         for n in 1...6 {
