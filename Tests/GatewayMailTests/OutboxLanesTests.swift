@@ -47,10 +47,7 @@ import Testing
     @Test("SMTP-2: emails to one person never overlap and leave in queue order, while other people's go out side by side")
     func onePersonsEmailsLeaveInOrder() async throws {
         let fixture = try await GatewayFixture()
-        for n in 1...6 {
-            let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "order \(n)", durationSeconds: 3600), now: Date())
-            _ = try await fixture.gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .deny, channel: .web), now: Date())
-        }
+        try await queueDeniedRequests(6, in: fixture)
         let recorder = RecordingSender(delay: .milliseconds(5))
         let worker = fixture.worker(senders: Array(repeating: recorder, count: 4), batchSize: 100)
         let queued = try await fixture.store.outboxEntries(status: .pending, limit: 200)
@@ -90,10 +87,7 @@ import Testing
     @Test("SMTP-3: records from many connections at once are all kept (they share transactions), each before its caller goes on")
     func concurrentRecordsAllLand() async throws {
         let fixture = try await GatewayFixture()
-        for n in 1...4 {
-            let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "record \(n)", durationSeconds: 3600), now: Date())
-            _ = try await fixture.gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .deny, channel: .web), now: Date())
-        }
+        try await queueDeniedRequests(4, in: fixture)
         let claimed = try await fixture.store.claimOutbox(now: Date(), limit: 100, lease: 60)
         #expect(claimed.count > 16)
         let recorder = OutboxWorker.SentRecorder(store: fixture.store)
@@ -109,6 +103,14 @@ import Testing
             try await group.waitForAll()
         }
         #expect(try await fixture.store.outboxEntries(status: .sent, limit: 100).count == claimed.count)
+    }
+
+    /// Opens and denies `count` requests one after another: each queues its invitations, then its outcome.
+    func queueDeniedRequests(_ count: Int, in fixture: GatewayFixture) async throws {
+        for n in 1...count {
+            let request = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "request \(n)", durationSeconds: 3600), now: Date())
+            _ = try await fixture.gateway.decide(DecisionAttempt(requestID: request.id, reviewer: "approver1@example.test", action: .deny, channel: .web), now: Date())
+        }
     }
 
     func labSender() throws -> SMTPEmailSender {
