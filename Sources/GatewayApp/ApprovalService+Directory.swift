@@ -136,15 +136,12 @@ extension ApprovalService {
         try await storage.read { tx in try tx.resources() }
     }
 
-    /// The names of the people with addresses `emails`, by normalised address, and the resources
-    /// `names`, by name, in one read: what a list of requests shows, without the whole directory.
-    /// People and resources no longer in the directory are left out.
-    public func listingFacts(people emails: Set<String>, resources names: Set<String>) async throws -> (names: [String: String], resources: [String: Resource]) {
-        try await storage.read { tx in
-            let users = try tx.users(emails: emails, orRoles: [])
-            var resources: [String: Resource] = [:]
-            for name in names { resources[name] = try tx.resource(named: name) }
-            return (Dictionary(users.map { ($0.email, $0.name) }, uniquingKeysWith: { first, _ in first }), resources)
+    /// The names of the people with addresses `emails`, by normalised address, without reading the
+    /// whole directory. People no longer in the directory are left out.
+    public func names(of emails: Set<String>) async throws -> [String: String] {
+        guard !emails.isEmpty else { return [:] }
+        return try await storage.read { tx in
+            Dictionary(try tx.users(emails: emails, orRoles: []).map { ($0.email, $0.name) }, uniquingKeysWith: { first, _ in first })
         }
     }
 }

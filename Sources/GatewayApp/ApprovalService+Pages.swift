@@ -17,6 +17,43 @@ public struct LinkView: Sendable, Hashable {
     public var approvals: [RecordedApproval]
 }
 
+/// A page's list of requests, with what the page shows beside them (``ApprovalService/requestListing(_:for:filter:)``).
+public struct RequestListing: Sendable {
+    /// Whose requests a listing reads.
+    public enum Scope: Sendable, Hashable {
+        /// The requests the viewer may review.
+        case reviewable
+        /// Any request (admin roles).
+        case everyone
+        /// The viewer's own requests.
+        case own
+    }
+
+    /// The requests, newest first, as the store returned them (a keyset page reads one more).
+    public var requests: [AccessRequest]
+    /// The names of the requesters and deciders of ``requests`` by normalised address; people no
+    /// longer in the directory are left out.
+    public var names: [String: String]
+    /// The open requests of ``requests`` that the viewer has approved and that wait for another
+    /// reviewer.
+    public var approvedByViewer: Set<Int64>
+    /// How many pending, unexpired requests the viewer may decide now (the bell); 0 for a viewer
+    /// who reviews nothing.
+    public var openRequestCount: Int
+
+    public init(requests: [AccessRequest], names: [String: String], approvedByViewer: Set<Int64>, openRequestCount: Int) {
+        self.requests = requests
+        self.names = names
+        self.approvedByViewer = approvedByViewer
+        self.openRequestCount = openRequestCount
+    }
+
+    /// The name to show for `email`: the directory's, or the address itself.
+    public func name(of email: String) -> String {
+        names[EmailAddress.normalize(email)] ?? email
+    }
+}
+
 extension ApprovalService {
     /// The request an emailed link (review, approve or deny) points to, for its read-only page.
     /// Changes nothing (LINK-1).
@@ -90,10 +127,36 @@ extension ApprovalService {
         return try await storage.read { try $0.requests(filter) }
     }
 
-    /// The viewer's own requests, newest first.
-    public func ownRequests(of viewer: Viewer, limit: Int, position: RequestFilter.Position = .newest) async throws -> [AccessRequest] {
-        let filter = RequestFilter(requester: viewer.user.email, limit: limit, position: position)
-        return try await storage.read { try $0.requests(filter) }
+    /// One page's list of requests and everything the page shows beside them, in one read: the
+    /// people's names, which open requests the viewer has approved already, and the bell.
+    ///
+    /// - `.reviewable`: the requests the viewer may review (the Access Requests page);
+    /// - `.everyone`: any request (a user's or a resource's admin page), admin roles only;
+    /// - `.own`: the viewer's own requests, whatever `filter` names as requester.
+    public func requestListing(_ scope: RequestListing.Scope, for viewer: Viewer, filter: RequestFilter) async throws -> RequestListing {
+        var filter = filter
+        switch scope {
+        case .reviewable: break
+        case .everyone:
+            guard viewer.isAdminRole else { throw AccessDenied("only admin roles see other people's requests") }
+        case .own: filter.requester = viewer.user.email
+        }
+        let now = self.now
+        return try await storage.read { [filter] tx in
+            let requests = scope == .reviewable ? try tx.requests(reviewableBy: viewer.user.email, filter: filter) : try tx.requests(filter)
+            var people = Set<String>()
+            for request in requests {
+                people.insert(request.requester)
+                if let reviewer = request.decision?.reviewer { people.insert(reviewer) }
+            }
+            let names = Dictionary(try tx.users(emails: people, orRoles: []).map { ($0.email, $0.name) }, uniquingKeysWith: { first, _ in first })
+            var approved = Set<Int64>()
+            for request in requests where scope != .own && request.approvalCount > 0 && request.isOpen(at: now) && viewer.maySee(request) {
+                if try tx.approvals(requestID: request.id).contains(where: { $0.reviewer == viewer.user.email }) { approved.insert(request.id) }
+            }
+            let bell = viewer.mayReviewSomething ? try tx.openRequestCount(decidableBy: viewer.user.email, now: now) : 0
+            return RequestListing(requests: requests, names: names, approvedByViewer: approved, openRequestCount: bell)
+        }
     }
 
     /// A user's grants, for the admin User page.

@@ -85,12 +85,14 @@ extension ApprovalService {
             guard let session = try tx.session(idDigest: digest, now: now),
                   let user = try tx.user(email: session.user), user.isActive else { return nil }
             let groups = try tx.groupNames(of: user.email)
-            let active = try tx.resources().filter(\.isActive)
+            let resources = try tx.resources()
+            let active = resources.filter(\.isActive)
             let reviewable = active.filter { DecisionPolicy.reviewRight(of: user, groups: groups, for: $0) != nil }
             let escalation = active.filter { !$0.escalationGroups.filter(groups.contains).isEmpty }
             return Viewer(
                 user: user, groups: groups, sessionDigest: digest, reviewableResources: Set(reviewable.map(\.name)),
-                escalationResources: Set(escalation.map(\.name))
+                escalationResources: Set(escalation.map(\.name)),
+                resources: Dictionary(resources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
             )
         }
     }

@@ -24,32 +24,31 @@ extension WebApp {
         try await message("Not found", "There is nothing here for you.", viewer: viewer, csrf: csrf, status: .notFound)
     }
 
-    /// The request table of a list of requests (``RequestTable``), with a decision form where
-    /// `viewer` may decide.
-    func requestTable(_ requests: [AccessRequest], viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> String {
-        let people = Set(requests.flatMap { [$0.requester] + ($0.decision.map { [$0.reviewer] } ?? []) })
-        let (names, resources) = try await service.listingFacts(people: people, resources: Set(requests.map(\.resource)))
+    /// The request table of a page of `listing`'s requests (``RequestTable``), with a decision
+    /// form where `viewer` may decide.
+    func requestTable(_ requests: [AccessRequest], of listing: RequestListing, viewer: Viewer, csrf: CSRF, returnTo: String) -> String {
         var rows: [RequestTableRow] = []
         rows.reserveCapacity(requests.count)
         for request in requests {
             rows.append(RequestTableRow(
-                request: request, requesterName: names[EmailAddress.normalize(request.requester)] ?? request.requester,
-                deciderName: request.decision.map { names[EmailAddress.normalize($0.reviewer)] ?? $0.reviewer },
-                action: try await action(on: request, resource: resources[request.resource], viewer: viewer, csrf: csrf, returnTo: returnTo)
+                request: request, requesterName: listing.name(of: request.requester),
+                deciderName: request.decision.map { listing.name(of: $0.reviewer) },
+                action: action(on: request, approvedByViewer: listing.approvedByViewer.contains(request.id), viewer: viewer, csrf: csrf, returnTo: returnTo)
             ))
         }
         return RequestTable.html(rows, now: now)
     }
 
     /// The template values of one request's page, with a decision form where `viewer` may decide.
-    func requestContext(_ request: AccessRequest, viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> [String: Any] {
+    func requestContext(_ request: AccessRequest, approvals: [RecordedApproval], viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> [String: Any] {
         let people = Set([request.requester] + (request.decision.map { [$0.reviewer] } ?? []))
-        let (names, resources) = try await service.listingFacts(people: people, resources: [request.resource])
+        let names = try await service.names(of: people)
         var row = WebFormat.request(request, names: names, now: now)
         row["may_decide"] = false
         row["you_approved"] = false
         row["has_grant_choices"] = false
-        switch try await action(on: request, resource: resources[request.resource], viewer: viewer, csrf: csrf, returnTo: returnTo) {
+        let approved = request.isOpen(at: now) && approvals.contains { $0.reviewer == viewer.user.email }
+        switch action(on: request, approvedByViewer: approved, viewer: viewer, csrf: csrf, returnTo: returnTo) {
         case .none, .cancel:
             break
         case .youApproved:
@@ -67,12 +66,9 @@ extension WebApp {
 
     /// What `viewer` may do with `request` from a page: decide it, or (under a quorum, having
     /// approved) wait for another reviewer.
-    private func action(on request: AccessRequest, resource: Resource?, viewer: Viewer, csrf: CSRF, returnTo: String) async throws -> RequestTableRow.Action {
-        if request.approvalCount > 0, request.isOpen(at: now),
-           try await service.approvals(of: request, for: viewer).contains(where: { $0.reviewer == viewer.user.email }) {
-            return .youApproved
-        }
-        guard viewer.mayDecide(request, resource: resource, now: now) else { return .none }
+    private func action(on request: AccessRequest, approvedByViewer: Bool, viewer: Viewer, csrf: CSRF, returnTo: String) -> RequestTableRow.Action {
+        if approvedByViewer, request.isOpen(at: now) { return .youApproved }
+        guard viewer.mayDecide(request, resource: viewer.resources[request.resource], now: now) else { return .none }
         let path = "/requests/\(request.id)/decision"
         return .decide(path: path, csrf: csrf.token(for: path, secret: secret), returnTo: returnTo, grantChoices: Self.grantChoices(for: request))
     }
@@ -142,20 +138,18 @@ struct AccessRequestsController: Sendable {
                 if let extra { parts.append(extra) }
                 return "/requests?" + parts.joined(separator: "&")
             }
-            let (found, links) = page.finish(try await web.service.reviewableRequests(for: viewer, filter: filter), link: link)
+            let listing = try await web.service.requestListing(.reviewable, for: viewer, filter: filter)
+            let (found, links) = page.finish(listing.requests, link: link)
             let returnTo = link(page.parameter)
-            let resources = try await web.service.resources().filter {
-                viewer.isAdminRole || viewer.reviewableResources.contains($0.name) || viewer.escalationResources.contains($0.name)
-            }
             var context: [String: Any] = [
-                "request_table": try await web.requestTable(found, viewer: viewer, csrf: csrf, returnTo: returnTo),
+                "request_table": web.requestTable(found, of: listing, viewer: viewer, csrf: csrf, returnTo: returnTo),
                 "empty": found.isEmpty,
                 "states": ["recent", "open", "approved", "denied", "expired", "cancelled"].map { ["value": $0, "label": $0 == "recent" ? "open and last 90 days" : $0, "selected": $0 == stateChoice] },
-                "resources": resources.map { ["name": $0.name, "selected": $0.name == query["resource"]] },
+                "resources": viewer.visibleResources.map { ["name": $0.name, "selected": $0.name == query["resource"]] },
                 "requester": query["requester"] ?? "",
             ]
             context.merge(links) { _, new in new }
-            return try await web.page("requests", context, title: "Access Requests", viewer: viewer, csrf: csrf)
+            return try await web.page("requests", context, title: "Access Requests", viewer: viewer, csrf: csrf, bell: listing.openRequestCount)
         }
     }
 
@@ -165,11 +159,11 @@ struct AccessRequestsController: Sendable {
             guard let accessRequest = try await web.service.request(id: id, by: .session(viewer)) else {
                 return try await web.notFound(viewer: viewer, csrf: csrf)
             }
-            let row = try await web.requestContext(accessRequest, viewer: viewer, csrf: csrf, returnTo: "/requests/\(id)")
-            var context: [String: Any] = ["request": row]
             let approvals = try await web.service.approvals(of: accessRequest, for: viewer)
+            let row = try await web.requestContext(accessRequest, approvals: approvals, viewer: viewer, csrf: csrf, returnTo: "/requests/\(id)")
+            var context: [String: Any] = ["request": row]
             if !approvals.isEmpty {
-                let names = try await web.names()
+                let names = try await web.service.names(of: Set(approvals.map(\.reviewer)))
                 context["has_approvals"] = true
                 context["approvals"] = approvals.map { approval -> [String: Any] in
                     var item: [String: Any] = [

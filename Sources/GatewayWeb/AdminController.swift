@@ -61,18 +61,16 @@ struct AdminController: Sendable {
             guard let user = try await web.service.directory().users.first(where: { $0.email == EmailAddress.normalize(email) }) else { return try await web.notFound(viewer: viewer, csrf: csrf) }
             let back = "/users/\(WebApp.formEncode(user.email))"
             let page = KeysetPage(query: FormData.query(request), size: web.settings.pageSize)
-            let (requests, links) = page.finish(
-                try await web.service.requestsForAdmin(viewer, filter: RequestFilter(requester: user.email, limit: page.limit, position: page.position)),
-                link: { extra in back + (extra.map { "?" + $0 } ?? "") }
-            )
+            let listing = try await web.service.requestListing(.everyone, for: viewer, filter: RequestFilter(requester: user.email, limit: page.limit, position: page.position))
+            let (requests, links) = page.finish(listing.requests, link: { extra in back + (extra.map { "?" + $0 } ?? "") })
             let grants = try await web.service.grants(of: user.email, for: viewer).map { grantRow($0, csrf: csrf, returnTo: back) }
             var context: [String: Any] = [
                 "user": Self.userContext(user, groups: try await groupsByUser()[user.email] ?? []),
-                "request_table": try await web.requestTable(requests, viewer: viewer, csrf: csrf, returnTo: back + (page.parameter.map { "?" + $0 } ?? "")),
+                "request_table": web.requestTable(requests, of: listing, viewer: viewer, csrf: csrf, returnTo: back + (page.parameter.map { "?" + $0 } ?? "")),
                 "empty": requests.isEmpty, "grants": grants, "no_grants": grants.isEmpty,
             ]
             context.merge(links) { _, new in new }
-            return try await web.page("user", context, title: user.name, viewer: viewer, csrf: csrf)
+            return try await web.page("user", context, title: user.name, viewer: viewer, csrf: csrf, bell: listing.openRequestCount)
         }
     }
 
@@ -157,16 +155,17 @@ struct AdminController: Sendable {
     /// Approvers dialog (an open `<dialog>`: no script needed).
     func showResource(_ request: Request, _ context: WebContext, name: String, problem: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
         try await admin(request, context) { viewer, csrf in
-            guard let resource = try await web.service.listingFacts(people: [], resources: [name]).resources[name] else { return try await web.notFound(viewer: viewer, csrf: csrf) }
+            guard let resource = viewer.resources[name] else { return try await web.notFound(viewer: viewer, csrf: csrf) }
             let query = FormData.query(request)
-            let open = try await web.service.requestsForAdmin(viewer, filter: RequestFilter(states: [.pending], resource: name, limit: 10_000)).filter { $0.isOpen(at: web.now) }
+            let listing = try await web.service.requestListing(.everyone, for: viewer, filter: RequestFilter(states: [.pending], resource: name, limit: 10_000))
+            let open = listing.requests.filter { $0.isOpen(at: web.now) }
             var resourceContext = Self.resourceContext(resource)
             resourceContext["may_edit"] = viewer.mayEditDirectory
             let back = "/resources/\(WebApp.formEncode(name))"
             let running = try await web.service.runningGrants(of: name, for: viewer).map { grantRow($0, csrf: csrf, returnTo: back) }
             var context: [String: Any] = [
                 "resource": resourceContext, "resource_name": resource.name,
-                "request_table": try await web.requestTable(open, viewer: viewer, csrf: csrf, returnTo: back),
+                "request_table": web.requestTable(open, of: listing, viewer: viewer, csrf: csrf, returnTo: back),
                 "empty": open.isEmpty, "saved": query["saved"] != nil, "grants": running, "no_grants": running.isEmpty,
             ]
             if viewer.mayEditDirectory, query["dialog"] == "approvers" || problem != nil {
@@ -177,7 +176,7 @@ struct AdminController: Sendable {
                 }
                 if let problem { context["problem"] = problem }
             }
-            return try await web.page("resource", context, title: resource.name, viewer: viewer, csrf: csrf, status: status)
+            return try await web.page("resource", context, title: resource.name, viewer: viewer, csrf: csrf, status: status, bell: listing.openRequestCount)
         }
     }
 

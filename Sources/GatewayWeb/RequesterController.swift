@@ -26,16 +26,11 @@ struct RequesterController: Sendable {
     func showMyRequests(_ request: Request, _ context: WebContext) async throws -> Response {
         try await web.signedIn(request, context) { viewer, csrf in
             let page = KeysetPage(query: FormData.query(request), size: web.settings.pageSize)
-            let (requests, links) = page.finish(
-                try await web.service.ownRequests(of: viewer, limit: page.limit, position: page.position),
-                link: { extra in "/my-requests" + (extra.map { "?" + $0 } ?? "") }
-            )
-            let deciders = Set(requests.compactMap(\.decision?.reviewer))
-            let names = try await web.service.listingFacts(people: deciders, resources: []).names
+            let listing = try await web.service.requestListing(.own, for: viewer, filter: RequestFilter(limit: page.limit, position: page.position))
+            let (requests, links) = page.finish(listing.requests, link: { extra in "/my-requests" + (extra.map { "?" + $0 } ?? "") })
             let rows = requests.map { request in
                 var row = RequestTableRow(
-                    request: request, requesterName: viewer.user.name,
-                    deciderName: request.decision.map { names[EmailAddress.normalize($0.reviewer)] ?? $0.reviewer }
+                    request: request, requesterName: viewer.user.name, deciderName: request.decision.map { listing.name(of: $0.reviewer) }
                 )
                 if request.isOpen(at: web.now) {
                     let path = "/my-requests/\(request.id)/cancel"
@@ -46,7 +41,7 @@ struct RequesterController: Sendable {
             var context: [String: Any] = ["request_table": RequestTable.html(rows, showsRequester: false, now: web.now), "empty": rows.isEmpty]
             context.merge(links) { _, new in new }
             if let created = FormData.query(request)["created"] { context["created"] = created }
-            return try await web.page("my_requests", context, title: "My requests", viewer: viewer, csrf: csrf)
+            return try await web.page("my_requests", context, title: "My requests", viewer: viewer, csrf: csrf, bell: listing.openRequestCount)
         }
     }
 

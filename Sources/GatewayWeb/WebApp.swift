@@ -37,10 +37,11 @@ struct WebApp: Sendable {
     }
 
     /// Renders `template` inside the layout, for `viewer` (or a visitor), setting the CSRF cookie
-    /// when the page created it.
+    /// when the page created it. `bell` is the viewer's open-request count when the page read it
+    /// already (``RequestListing``); otherwise it is read here.
     func page(
         _ template: String, _ context: [String: Any], title: String, viewer: Viewer?, csrf: CSRF,
-        status: HTTPResponse.Status = .ok
+        status: HTTPResponse.Status = .ok, bell: Int? = nil
     ) async throws -> Response {
         var context = context
         context["title"] = title
@@ -50,7 +51,7 @@ struct WebApp: Sendable {
             context["nav_requests"] = viewer.mayReviewSomething
             context["nav_admin"] = viewer.isAdminRole
             context["logout_csrf"] = csrf.token(for: "/logout", secret: secret)
-            let open = viewer.mayReviewSomething ? try await service.openRequestCount(for: viewer) : 0
+            let open = if let bell { bell } else { viewer.mayReviewSomething ? try await service.openRequestCount(for: viewer) : 0 }
             context["bell_count"] = open
             context["bell_dot"] = open > 0
         }

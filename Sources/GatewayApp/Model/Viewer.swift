@@ -31,13 +31,20 @@ public struct Viewer: Sendable, Hashable {
     /// Names of the active resources whose escalated requests the user may review (through an
     /// escalation group).
     public let escalationResources: Set<String>
+    /// Every resource of the directory (active or not) by name, read with the rights above: what
+    /// the request's pages show and offer forms by, without reading the directory again.
+    public let resources: [String: Resource]
 
-    public init(user: User, groups: Set<String>, sessionDigest: String, reviewableResources: Set<String>, escalationResources: Set<String> = []) {
+    public init(
+        user: User, groups: Set<String>, sessionDigest: String, reviewableResources: Set<String>, escalationResources: Set<String> = [],
+        resources: [String: Resource] = [:]
+    ) {
         self.user = user
         self.groups = groups
         self.sessionDigest = sessionDigest
         self.reviewableResources = reviewableResources
         self.escalationResources = escalationResources
+        self.resources = resources
     }
 
     /// Admin-role users review everything and see the admin pages.
@@ -51,6 +58,13 @@ public struct Viewer: Sendable, Hashable {
     public func mayDecide(_ request: AccessRequest, resource: Resource?, now: Date) -> Bool {
         guard let resource, request.isOpen(at: now), request.requester != user.email else { return false }
         return DecisionPolicy.reviewRight(of: user, groups: groups, for: resource, request: request) != nil
+    }
+
+    /// The resources whose requests the user may review, by name: all of them for admin roles.
+    public var visibleResources: [Resource] {
+        resources.values
+            .filter { isAdminRole || reviewableResources.contains($0.name) || escalationResources.contains($0.name) }
+            .sorted { $0.name < $1.name }
     }
 
     /// Whether the user may see `request`: its reviewers (escalation reviewers once escalated) and its requester.
