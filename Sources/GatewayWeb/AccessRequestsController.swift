@@ -29,11 +29,22 @@ extension WebApp {
     func requestTable(_ requests: [AccessRequest], of listing: RequestListing, viewer: Viewer, csrf: CSRF, returnTo: String) -> String {
         var rows: [RequestTableRow] = []
         rows.reserveCapacity(requests.count)
+        // Requests asking for the same time offer the same shorter grants: worked out once a page.
+        var choices: [Int: [RequestTableRow.GrantChoice]] = [:]
         for request in requests {
             rows.append(RequestTableRow(
                 request: request, requesterName: listing.name(of: request.requester),
                 deciderName: request.decision.map { listing.name(of: $0.reviewer) },
-                action: action(on: request, approvedByViewer: listing.approvedByViewer.contains(request.id), viewer: viewer, csrf: csrf, returnTo: returnTo)
+                action: action(
+                    on: request, approvedByViewer: listing.approvedByViewer.contains(request.id), viewer: viewer, csrf: csrf, returnTo: returnTo,
+                    grantChoices: { request in
+                        guard request.kind == .jit, let asked = request.durationSeconds else { return [] }
+                        if let known = choices[asked] { return known }
+                        let made = Self.grantChoices(for: request)
+                        choices[asked] = made
+                        return made
+                    }
+                )
             ))
         }
         return RequestTable.html(rows, now: now)
@@ -66,11 +77,14 @@ extension WebApp {
 
     /// What `viewer` may do with `request` from a page: decide it, or (under a quorum, having
     /// approved) wait for another reviewer.
-    private func action(on request: AccessRequest, approvedByViewer: Bool, viewer: Viewer, csrf: CSRF, returnTo: String) -> RequestTableRow.Action {
+    private func action(
+        on request: AccessRequest, approvedByViewer: Bool, viewer: Viewer, csrf: CSRF, returnTo: String,
+        grantChoices: (AccessRequest) -> [RequestTableRow.GrantChoice] = Self.grantChoices(for:)
+    ) -> RequestTableRow.Action {
         if approvedByViewer, request.isOpen(at: now) { return .youApproved }
         guard viewer.mayDecide(request, resource: viewer.resources[request.resource], now: now) else { return .none }
         let path = "/requests/\(request.id)/decision"
-        return .decide(path: path, csrf: csrf.token(for: path, secret: secret), returnTo: returnTo, grantChoices: Self.grantChoices(for: request))
+        return .decide(path: path, csrf: csrf.token(for: path, secret: secret), returnTo: returnTo, grantChoices: grantChoices(request))
     }
 
     /// The shorter grants a reviewer may choose instead of the time asked (a select's options;

@@ -60,7 +60,11 @@ enum RequestTable {
         out.text(request.kind == .unlock ? "unlock" : WebFormat.duration(request.durationSeconds))
         out.raw("</td>\n  <td class=\"reason\">")
         out.text(request.reason)
-        out.raw("</td>\n  <td>", WebFormat.date(request.createdAt), "</td>\n  <td>", WebFormat.date(request.expiresAt), "</td>\n  <td><span class=\"state state-", state, "\">", state, "</span>")
+        out.raw("</td>\n  <td>")
+        out.date(request.createdAt)
+        out.raw("</td>\n  <td>")
+        out.date(request.expiresAt)
+        out.raw("</td>\n  <td><span class=\"state state-", state, "\">", state, "</span>")
         if let decision = request.decision {
             out.raw("<br><span class=\"muted\">by ")
             out.text(row.deciderName ?? decision.reviewer)
@@ -118,23 +122,63 @@ struct HTMLWriter {
 
     var text: String { String(decoding: bytes, as: UTF8.self) }
 
-    /// Appends markup (or values known to need no escaping) as it is.
+    /// Appends markup (or a value known to need no escaping) as it is.
+    mutating func raw(_ part: String) {
+        bytes.append(contentsOf: part.utf8)
+    }
+
+    /// Appends markup (or values known to need no escaping) as they are.
     mutating func raw(_ parts: String...) {
         for part in parts { bytes.append(contentsOf: part.utf8) }
     }
 
-    /// Appends `value` HTML-escaped.
+    /// Appends `value` HTML-escaped: runs without a special character are copied whole.
     mutating func text(_ value: String) {
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "&"): bytes.append(contentsOf: "&amp;".utf8)
-            case UInt8(ascii: "<"): bytes.append(contentsOf: "&lt;".utf8)
-            case UInt8(ascii: ">"): bytes.append(contentsOf: "&gt;".utf8)
-            case UInt8(ascii: "\""): bytes.append(contentsOf: "&quot;".utf8)
-            case UInt8(ascii: "'"): bytes.append(contentsOf: "&#39;".utf8)
-            default: bytes.append(byte)
+        var value = value
+        value.withUTF8 { utf8 in
+            var start = 0
+            for index in utf8.indices {
+                let entity: StaticString
+                switch utf8[index] {
+                case UInt8(ascii: "&"): entity = "&amp;"
+                case UInt8(ascii: "<"): entity = "&lt;"
+                case UInt8(ascii: ">"): entity = "&gt;"
+                case UInt8(ascii: "\""): entity = "&quot;"
+                case UInt8(ascii: "'"): entity = "&#39;"
+                default: continue
+                }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                bytes.append(contentsOf: UnsafeBufferPointer(start: entity.utf8Start, count: entity.utf8CodeUnitCount))
+                start = index + 1
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
+        }
+    }
+
+    /// Appends `date` as ``WebFormat/date(_:)`` writes it (`2026-11-27 16:15 UTC`), without an
+    /// intermediate string.
+    mutating func date(_ date: Date) {
+        let time = CivilTime(date)
+        func digits(_ value: Int64, _ count: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
             }
         }
+        if time.year >= 0, time.year <= 9_999 { digits(time.year, 4) } else { raw(String(time.year)) }
+        bytes.append(UInt8(ascii: "-"))
+        digits(time.month, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(time.day, 2)
+        bytes.append(UInt8(ascii: " "))
+        digits(time.hour, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(time.minute, 2)
+        raw(" UTC")
     }
 
     /// `value` HTML-escaped.

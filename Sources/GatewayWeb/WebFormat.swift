@@ -3,24 +3,11 @@ import GatewayCore
 
 /// How pages show times, durations and requests.
 enum WebFormat {
-    /// `2026-11-27 16:15 UTC`. Plain arithmetic (a proleptic Gregorian calendar in UTC): building a
-    /// `Calendar` per value was most of a page's rendering time.
+    /// `2026-11-27 16:15 UTC`.
     static func date(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let time = CivilTime(date)
         func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(year)-\(two(month))-\(two(day)) \(two(secondOfDay / 3_600)):\(two(secondOfDay % 3_600 / 60)) UTC"
+        return "\(time.year)-\(two(time.month))-\(two(time.day)) \(two(time.hour)):\(two(time.minute)) UTC"
     }
 
     /// `4 hours`, `1 hour 30 minutes`.
@@ -68,5 +55,33 @@ enum WebFormat {
     /// A pending request past its deadline shows as expired even before the sweep records it.
     static func displayState(_ request: AccessRequest, now: Date) -> String {
         request.state == .pending && now >= request.expiresAt ? "expired" : request.state.rawValue
+    }
+}
+
+/// A instant's date and time of day in UTC, on the proleptic Gregorian calendar, by plain
+/// arithmetic: building a `Calendar` per value was most of a page's rendering time.
+struct CivilTime: Hashable {
+    var year: Int64
+    var month: Int64
+    var day: Int64
+    var hour: Int64
+    var minute: Int64
+
+    init(_ date: Date) {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        hour = secondOfDay / 3_600
+        minute = secondOfDay % 3_600 / 60
     }
 }

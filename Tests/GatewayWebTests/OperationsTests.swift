@@ -59,6 +59,17 @@ import Testing
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
         let expected = String(format: "%04d-%02d-%02d %02d:%02d UTC", c.year!, c.month!, c.day!, c.hour!, c.minute!)
         #expect(WebFormat.date(date) == expected)
+        var writer = HTMLWriter(capacity: 32)
+        writer.date(date)
+        #expect(writer.text == expected)
+    }
+
+    @Test("LINK-11: the writer escapes the five characters wherever they sit and copies the rest whole", arguments: [
+        ("", ""), ("plain", "plain"), ("<b>", "&lt;b&gt;"), ("a & b", "a &amp; b"), ("\"quoted\" 'single'", "&quot;quoted&quot; &#39;single&#39;"),
+        ("Zoë <ø> 東京 &", "Zoë &lt;ø&gt; 東京 &amp;"), ("&&", "&amp;&amp;"), ("end>", "end&gt;"),
+    ])
+    func writerEscapes(_ value: String, _ escaped: String) {
+        #expect(HTMLWriter.escape(value) == escaped)
     }
 }
 
