@@ -110,7 +110,8 @@ extension ApprovalService {
         try await storage.read { tx in try tx.user(email: email).flatMap { $0.isActive ? $0 : nil } }
     }
 
-    /// How many pending, unexpired requests the viewer may decide now (the bell).
+    /// How many pending, unexpired requests the viewer may decide now (the bell): neither their
+    /// own nor those they approved already.
     public func openRequestCount(for viewer: Viewer) async throws -> Int {
         let now = self.now
         return try await storage.read { try $0.openRequestCount(decidableBy: viewer.user.email, now: now) }

@@ -82,10 +82,8 @@ extension ApprovalService {
         let digest = Secrets.sha256Hex(sessionSecret)
         let now = self.now
         return try await storage.read { tx in
-            guard let session = try tx.session(idDigest: digest, now: now),
-                  let user = try tx.user(email: session.user), user.isActive else { return nil }
-            let groups = try tx.groupNames(of: user.email)
-            let resources = try tx.resources()
+            guard let facts = try tx.signedInFacts(idDigest: digest, now: now) else { return nil }
+            let (user, groups, resources) = (facts.user, facts.groups, facts.resources)
             let active = resources.filter(\.isActive)
             let reviewable = active.filter { DecisionPolicy.reviewRight(of: user, groups: groups, for: $0) != nil }
             let escalation = active.filter { !$0.escalationGroups.filter(groups.contains).isEmpty }

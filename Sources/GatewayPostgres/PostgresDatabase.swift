@@ -253,6 +253,23 @@ public struct PostgresSession {
         try answer(to: query).rows
     }
 
+    /// Sends `queries` one after another without waiting, then waits for their answers: one round
+    /// trip for queries that do not depend on each other. Returns each query's rows, in order.
+    public func rows(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
+        let sent = queries.map(send)
+        var answers: [[PostgresRow]] = []
+        answers.reserveCapacity(sent.count)
+        for statement in sent {
+            do {
+                answers.append(try statement.wait().rows)
+            } catch {
+                try settleDeferred()
+                throw PostgresStoreError.wrap(error)
+            }
+        }
+        return answers
+    }
+
     private func answer(to query: PostgresQuery) throws -> PostgresQueryResult {
         do {
             return try connection.query(query, logger: logger).wait()

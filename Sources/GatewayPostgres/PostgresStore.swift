@@ -45,7 +45,7 @@ extension PostgresStore: GatewayStorage {
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
-        try await database.read { session in try body(PostgresTransaction(session: session)) }
+        try await database.read { session in try body(PostgresTransaction(session: session, reviewScopes: ReviewScopeMemo())) }
     }
 
     // MARK: The outbox worker

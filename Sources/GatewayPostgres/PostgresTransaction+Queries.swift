@@ -71,8 +71,16 @@ extension PostgresTransaction: QueryRepository {
     }
 
     /// Which requests a viewer may review: `nil` when the viewer is unknown or inactive (none).
+    /// Looked up once per read-only transaction (a page lists requests and counts the bell with it).
     private func reviewScope(viewer: String) throws -> ReviewScope? {
         let email = EmailAddress.normalize(viewer)
+        if let known = reviewScopes?.scopes[email] { return known }
+        let scope = try lookUpReviewScope(email: email)
+        reviewScopes?.scopes[email] = .some(scope)
+        return scope
+    }
+
+    private func lookUpReviewScope(email: String) throws -> ReviewScope? {
         guard let user = try row("SELECT email, role, active FROM users WHERE email = \(email)", table: "users") else { return nil }
         guard try user("active", as: Bool.self) else { return nil }
         if try user.decode(AdminRole.self, "role").reviewsEverything { return .everything }
@@ -85,7 +93,14 @@ extension PostgresTransaction: QueryRepository {
         binds.append(now)
         var conditions = ["r.state = 'pending'", "r.expires_at > $\(binds.count)"]
         binds.append(EmailAddress.normalize(viewer))
-        conditions += ["u.email <> $\(binds.count)", "res.active"]
+        // Not the requests the viewer approved already, which wait for another reviewer.
+        conditions += [
+            "u.email <> $\(binds.count)", "res.active",
+            """
+            NOT (r.approval_count > 0 AND EXISTS (
+                SELECT 1 FROM request_approvals a JOIN users au ON au.id = a.reviewer_id WHERE a.request_id = r.id AND au.email = $\(binds.count)))
+            """,
+        ]
         if let condition = scope.condition(binds: &binds) {
             conditions.append(condition)
         }
@@ -216,7 +231,7 @@ extension PostgresTransaction: QueryRepository {
 }
 
 /// The requests a viewer may review.
-private enum ReviewScope {
+enum ReviewScope {
     /// Every request (admin roles, and unrestricted listings).
     case everything
     /// Requests for resources whose approver groups include the user with this (stored) email, and
@@ -243,4 +258,10 @@ private enum ReviewScope {
                 """
         }
     }
+}
+
+/// The review scopes one read-only transaction looked up, by normalised email: it reads one
+/// snapshot, so a scope cannot change within it.
+final class ReviewScopeMemo {
+    var scopes: [String: ReviewScope?] = [:]
 }

@@ -50,6 +50,24 @@ extension PostgresTransaction: SessionRepository {
         }
     }
 
+    /// Two queries sent together, one wait: the session with its user and the user's groups, and
+    /// every resource with its groups.
+    func signedInFacts(idDigest: String, now: Date) throws -> SignedInFacts? {
+        let answers = try session.rows([
+            """
+            SELECT u.*, ARRAY(SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) AS group_names
+            FROM web_sessions s JOIN users u ON u.id = s.user_id
+            WHERE s.id_digest = \(idDigest) AND s.ended_at IS NULL AND s.expires_at > \(now) AND u.active
+            """,
+            "\(unescaped: Self.resourceSelect) ORDER BY r.name COLLATE \"C\"",
+        ])
+        guard let row = answers[0].first.map({ StoredRow($0, table: "users") }) else { return nil }
+        let user = try User(stored: row)
+        let groups: [String] = try row("group_names")
+        let resources = try answers[1].map { try Self.resource(from: StoredRow($0, table: "resources")) }
+        return SignedInFacts(user: user, groups: Set(groups), resources: resources)
+    }
+
     func endSession(idDigest: String, now: Date) throws -> String? {
         guard let email = try value("""
             SELECT u.email FROM web_sessions s JOIN users u ON u.id = s.user_id

@@ -10,6 +10,9 @@ import PostgresNIO
 /// as a bound parameter (`\(email)` becomes `$1`), never as SQL text.
 struct PostgresTransaction {
     let session: PostgresSession
+    /// In a read-only transaction, who reviews what as this transaction looked it up (its snapshot
+    /// cannot change); `nil` in a write, which may change the directory it reads.
+    var reviewScopes: ReviewScopeMemo? = nil
 
     @discardableResult
     func execute(_ query: PostgresQuery) throws -> Int { try session.execute(query) }

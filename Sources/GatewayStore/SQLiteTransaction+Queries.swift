@@ -92,7 +92,9 @@ extension SQLiteTransaction: QueryRepository {
             SELECT count(*) FROM access_requests r
             JOIN users u ON u.id = r.requester_id JOIN resources res ON res.id = r.resource_id
             WHERE r.state = 'pending' AND r.expires_at > ? AND u.email <> ? AND res.active AND \(reviewable.sql)
-            """), arguments: [now, EmailAddress.normalize(viewer)] + reviewable.arguments) ?? 0
+              AND NOT (r.approval_count > 0 AND EXISTS (
+                  SELECT 1 FROM request_approvals a JOIN users au ON au.id = a.reviewer_id WHERE a.request_id = r.id AND au.email = ?))
+            """), arguments: [now, EmailAddress.normalize(viewer)] + reviewable.arguments + [EmailAddress.normalize(viewer)]) ?? 0
     }
 
     func accessStatus(user: String, resource: String, at instant: Date) throws -> AccessStatus {

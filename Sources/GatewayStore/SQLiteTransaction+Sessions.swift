@@ -48,6 +48,11 @@ extension SQLiteTransaction: SessionRepository {
         }
     }
 
+    func signedInFacts(idDigest: String, now: Date) throws -> SignedInFacts? {
+        guard let session = try session(idDigest: idDigest, now: now), let user = try db.fetchUser(email: session.user), user.isActive else { return nil }
+        return SignedInFacts(user: user, groups: try db.groupNames(of: user.email), resources: try db.fetchResources())
+    }
+
     func endSession(idDigest: String, now: Date) throws -> String? {
         guard let email = try String.fetchOne(db.cachedStatement(sql: """
             SELECT u.email FROM web_sessions s JOIN users u ON u.id = s.user_id

@@ -19,6 +19,22 @@ public struct WebSession: Sendable, Hashable {
     }
 }
 
+/// What a signed-in request starts from (``SessionRepository/signedInFacts(idDigest:now:)``).
+public struct SignedInFacts: Sendable {
+    /// The session's user, active.
+    public var user: User
+    /// The groups the user belongs to.
+    public var groups: Set<String>
+    /// Every resource, active or not, by name.
+    public var resources: [Resource]
+
+    public init(user: User, groups: Set<String>, resources: [Resource]) {
+        self.user = user
+        self.groups = groups
+        self.resources = resources
+    }
+}
+
 /// The signed-in user of a web request and what they may see, as of the request.
 public struct Viewer: Sendable, Hashable {
     public let user: User

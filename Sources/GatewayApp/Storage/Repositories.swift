@@ -152,6 +152,10 @@ public protocol SessionRepository {
     func insertSession(idDigest: String, user: String, expiresAt: Date, now: Date) throws
     /// The live session with this digest (not ended, not expired, its user active).
     func session(idDigest: String, now: Date) throws -> WebSession?
+    /// What a signed-in request starts from, read together (the PostgreSQL store sends the queries
+    /// at once): the live session with this digest, its active user and their groups, and every
+    /// resource. `nil` when the session is not live or its user not active.
+    func signedInFacts(idDigest: String, now: Date) throws -> SignedInFacts?
     /// Ends a session; returns its user, or `nil` when there was no live session.
     func endSession(idDigest: String, now: Date) throws -> String?
     /// Attempts counted in `bucket` since `since` (older ones are forgotten).
@@ -176,7 +180,8 @@ public protocol QueryRepository {
     func requests(_ filter: RequestFilter) throws -> [AccessRequest]
     /// Requests matching `filter` that `viewer` may review (all for admin roles), newest first.
     func requests(reviewableBy viewer: String, filter: RequestFilter) throws -> [AccessRequest]
-    /// How many pending, unexpired requests `viewer` may decide now (their own excluded).
+    /// How many pending, unexpired requests `viewer` may decide now: neither their own nor those
+    /// they approved already (under a quorum, waiting for another reviewer).
     func openRequestCount(decidableBy viewer: String, now: Date) throws -> Int
     func accessStatus(user: String, resource: String, at instant: Date) throws -> AccessStatus
     /// A user's grants, newest first.
