@@ -66,9 +66,10 @@ extension ApprovalService {
     /// The one decision path of every channel, inside the caller's transaction.
     func judge(_ attempt: ResolvedAttempt, in tx: any StoreTransaction, now: Date) throws -> DecisionOutcome {
         var attempt = attempt
-        guard let request = try tx.request(id: attempt.requestID), let resource = try tx.resource(named: request.resource) else {
+        guard let read = try tx.decisionFacts(requestID: attempt.requestID, reviewer: attempt.reviewer), let resource = read.resource else {
             return try refuse(attempt, DecisionRefusal(.unknownRequest, detail: "there is no request \(attempt.requestID)"), request: nil, in: tx, now: now)
         }
+        let request = read.request
         if let link = attempt.link, let refusal = try linkRefusal(link, request: request, resource: resource, evidence: &attempt.evidence, in: tx, now: now) {
             return try refuse(attempt, refusal, request: request, in: tx, now: now)
         }
@@ -76,8 +77,7 @@ extension ApprovalService {
             return try refuse(attempt, DecisionRefusal(.tokenUsed, detail: "this link was already used for a decision"), request: request, in: tx, now: now)
         }
         let facts = DecisionPolicy.Facts(
-            request: request, resource: resource, reviewer: try tx.user(email: attempt.reviewer),
-            reviewerGroups: try tx.groupNames(of: attempt.reviewer), channel: attempt.channel, now: now
+            request: request, resource: resource, reviewer: read.reviewer, reviewerGroups: read.reviewerGroups, channel: attempt.channel, now: now
         )
         let right: ReviewRight
         do throws(DecisionRefusal) {

@@ -141,12 +141,25 @@ public final class PostgresDatabase: Sendable {
             while true {
                 let connection = try checkOut()
                 let session = PostgresSession(connection: connection, logger: logger)
+                // BEGIN and the write lock are sent without waiting: the server runs a connection's
+                // statements in order, so the body's first statement runs once the lock is held,
+                // and its answer is the first wait. The lock is not held idle for a round trip.
+                let begun = begin.map { session.send(PostgresQuery(unsafeSQL: $0)) }
+                let locked = lock.map { session.send("SELECT pg_advisory_xact_lock(\($0))") }
                 do {
-                    let begun = begin.map { session.send(PostgresQuery(unsafeSQL: $0)) }
-                    if let lock { try session.execute("SELECT pg_advisory_xact_lock(\(lock))") }
-                    let value = try body(session)
-                    // Answered before the body's first statement was: this does not wait.
+                    let value: T
+                    do {
+                        value = try body(session)
+                    } catch {
+                        // When BEGIN or the lock failed, every later statement failed with
+                        // "transaction aborted": theirs is the error to report.
+                        try session.wait(for: begun)
+                        try session.wait(for: locked)
+                        throw error
+                    }
+                    // Answered before the body's first statement was: these do not wait.
                     try session.wait(for: begun)
+                    try session.wait(for: locked)
                     if begin == nil {
                         try session.settleDeferred()
                     } else if readOnly {

@@ -6,6 +6,25 @@ import PostgresNIO
 extension PostgresTransaction: RequestRepository {
     func request(id: Int64) throws -> AccessRequest? { try fetchRequest(id: id) }
 
+    /// Three queries sent together, one wait: the request, its resource with its groups, the
+    /// reviewer with theirs.
+    func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts? {
+        let email = EmailAddress.normalize(reviewer)
+        let answers = try session.rows([
+            requestQuery("WHERE r.id = \(requestID)"),
+            "\(unescaped: Self.resourceSelect) WHERE r.id = (SELECT resource_id FROM access_requests WHERE id = \(requestID))",
+            """
+            SELECT u.*, ARRAY(SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) AS group_names
+            FROM users u WHERE u.email = \(email)
+            """,
+        ])
+        guard let request = try answers[0].first.map({ try AccessRequest(stored: StoredRow($0, table: "access_requests")) }) else { return nil }
+        let resource = try answers[1].first.map { try Self.resource(from: StoredRow($0, table: "resources")) }
+        let reviewerRow = answers[2].first.map { StoredRow($0, table: "users") }
+        let groups: [String] = try reviewerRow.map { try $0("group_names") } ?? []
+        return DecisionFacts(request: request, resource: resource, reviewer: try reviewerRow.map(User.init(stored:)), reviewerGroups: Set(groups))
+    }
+
     func pendingRequest(requester: String, resource: String) throws -> AccessRequest? {
         let requester = EmailAddress.normalize(requester)
         return try row(

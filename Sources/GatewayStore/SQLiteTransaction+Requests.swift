@@ -6,6 +6,14 @@ import GatewayCore
 extension SQLiteTransaction: RequestRepository {
     func request(id: Int64) throws -> AccessRequest? { try db.fetchRequest(id: id) }
 
+    func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts? {
+        guard let request = try db.fetchRequest(id: requestID) else { return nil }
+        return DecisionFacts(
+            request: request, resource: try db.fetchResource(name: request.resource), reviewer: try db.fetchUser(email: reviewer),
+            reviewerGroups: try db.groupNames(of: reviewer)
+        )
+    }
+
     func pendingRequest(requester: String, resource: String) throws -> AccessRequest? {
         try Row.fetchOne(db.cachedStatement(sql: Database.requestSelect + " WHERE u.email = ? AND res.name = ? AND r.state = 'pending'"),
             arguments: [EmailAddress.normalize(requester), resource]

@@ -5,9 +5,31 @@ import GatewayCore
 // the caller's transaction; none applies a rule of the domain or of a channel: the service does.
 // A backend conforms once, through ``StoreTransaction``.
 
+/// What a decision judges (``RequestRepository/decisionFacts(requestID:reviewer:)``).
+public struct DecisionFacts: Sendable {
+    public var request: AccessRequest
+    /// The request's resource (`nil` only if the database lost it).
+    public var resource: Resource?
+    /// The reviewer, `nil` when not in the directory.
+    public var reviewer: User?
+    /// The groups the reviewer belongs to.
+    public var reviewerGroups: Set<String>
+
+    public init(request: AccessRequest, resource: Resource?, reviewer: User?, reviewerGroups: Set<String>) {
+        self.request = request
+        self.resource = resource
+        self.reviewer = reviewer
+        self.reviewerGroups = reviewerGroups
+    }
+}
+
 /// Requests, grants and locks.
 public protocol RequestRepository {
     func request(id: Int64) throws -> AccessRequest?
+    /// What a decision judges, read together (the PostgreSQL store sends the queries at once, under
+    /// the write lock): the request, its resource, and `reviewer` as the directory knows them now
+    /// with their groups. `nil` when there is no such request.
+    func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts?
     /// The requester's pending request for the resource, if any (whatever its deadline).
     func pendingRequest(requester: String, resource: String) throws -> AccessRequest?
     func insertRequest(kind: RequestKind, requester: String, resource: String, reason: String, durationSeconds: Int?, createdAt: Date, expiresAt: Date) throws -> AccessRequest
