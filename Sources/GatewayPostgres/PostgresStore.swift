@@ -132,7 +132,14 @@ extension PostgresStore: GatewayStorage {
     // MARK: Installation values
 
     public func installationID() async throws -> String {
-        try await database.write { session in
+        // Set once, by the first gateway: a read finds it from then on, without the write lock
+        // (`/healthz` asks on every probe).
+        if let known = try await database.read({ session in
+            try session.value("SELECT value FROM gateway_meta WHERE key = 'installation_id'", as: String.self)
+        }) {
+            return known
+        }
+        return try await database.write { session in
             var generator = SystemRandomNumberGenerator()
             let candidate = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
             try session.execute("INSERT INTO gateway_meta (key, value) VALUES ('installation_id', \(candidate)) ON CONFLICT (key) DO NOTHING")
