@@ -12,6 +12,8 @@ public struct EmailTemplates: Sendable {
     /// the binary when `directory` is `nil`, and checks that every kind has its three templates.
     /// - Throws: ``NotificationError`` naming the missing or broken template.
     public init(directory: String?) async throws {
+        // Before any template is parsed: the HTML parts name it in their CONTENT_TYPE pragma.
+        MustacheContentTypes.register(EscapedHTML(), named: EscapedHTML.name)
         let source: String
         do {
             if let directory {
@@ -56,6 +58,15 @@ public struct EmailTemplates: Sendable {
         }
         return text
     }
+}
+
+/// The HTML parts' content type (`{{% CONTENT_TYPE: EMAIL_HTML}}`): the template engine's HTML
+/// escaping, done over bytes (``HTMLEscaping``). A custom template without the pragma is escaped
+/// by the engine itself, the same way.
+struct EscapedHTML: MustacheContentType {
+    static let name = "EMAIL_HTML"
+
+    func escapeText(_ text: String) -> String { HTMLEscaping.escape(text) }
 }
 
 /// A notification could not be prepared: a template or setting problem, or the data it is about is gone.

@@ -45,6 +45,7 @@ Request:    #{{request_id}}
 
 """#,
         "email/approval_recorded.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 {{#for_requester}}<h2 style="font-size:18px;margin:0 0 12px">Your request for {{resource}} was approved by {{approved_by_name}}: {{approvals}} of {{approvals_required}}</h2>
 <p>It needs {{approvals_remaining}} more approval{{remaining_plural}} before you get access.</p>{{/for_requester}}
@@ -105,6 +106,7 @@ Confirmation code for the links: {{link_code}}
 
 """#,
         "email/cancelled.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 <h2 style="font-size:18px;margin:0 0 12px">{{requester_name}} withdrew the request for {{resource}}</h2>
 <p>Nothing more is needed from you; its links and reply address no longer work.</p>
@@ -125,6 +127,7 @@ Re: {{thread_subject}} [withdrawn]
 
 """#,
         "email/decided.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 {{#for_requester}}<h2 style="font-size:18px;margin:0 0 12px">Your request for {{resource}} {{#approvers_names}}was approved by {{approvers_names}}{{/approvers_names}}{{^approvers_names}}was {{outcome}} by {{decided_by_name}}{{/approvers_names}}</h2>
 {{#grant_until}}<p>You have access until <strong>{{grant_until}}</strong>.{{#granted_less}} {{granted_by}} granted {{granted_less}}, less than the {{duration}} you asked for.{{/granted_less}}</p>{{/grant_until}}{{/for_requester}}
@@ -160,6 +163,7 @@ Comment: {{comment}}
 
 """#,
         "email/escalated.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 <h2 style="font-size:18px;margin:0 0 12px">Escalated to you: {{requester_name}}'s request for {{resource}} has waited {{escalated_after}}</h2>
 <p>It expires at {{deadline}}. You may now decide it{{#reason_for_recipient}} ({{reason_for_recipient}}){{/reason_for_recipient}}.</p>
@@ -204,6 +208,7 @@ Confirmation code for the links: {{link_code}}
 
 """#,
         "email/escalation_notice.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 {{#for_requester}}<h2 style="font-size:18px;margin:0 0 12px">Your request for {{resource}} was escalated</h2>
 <p>It has waited {{escalated_after}} without a decision, so it was also sent to {{escalated_to}}.</p>{{/for_requester}}
@@ -231,6 +236,7 @@ Your request for {{resource}} has waited {{escalated_after}} without a decision,
 
 """#,
         "email/expired.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 {{#for_requester}}<h2 style="font-size:18px;margin:0 0 12px">Your request for {{resource}} expired without a decision</h2><p>You can ask again.</p>{{/for_requester}}
 {{^for_requester}}<h2 style="font-size:18px;margin:0 0 12px">{{requester_name}}'s request for {{resource}} expired without a decision</h2><p>Its links and reply address no longer work.</p>{{/for_requester}}
@@ -256,6 +262,7 @@ Your request for {{resource}} expired at {{deadline}} without a decision. You ca
 
 """#,
         "email/grant_revoked.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 <h2 style="font-size:18px;margin:0 0 12px">Your access to {{resource}} was ended early</h2>
 <p>It ended at {{ended_at}}, revoked by {{revoked_by}}.</p>
@@ -283,6 +290,7 @@ If you still need it, ask for access again.
 
 """#,
         "email/new_request.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 <h2 style="font-size:18px;margin:0 0 12px">{{requester_name}} asks for access to {{resource}}{{^is_unlock}} for {{duration}}{{/is_unlock}}{{#is_unlock}} (unlock){{/is_unlock}}</h2>
 {{> _request_facts.html}}
@@ -329,6 +337,7 @@ Confirmation code for the links: {{link_code}}
 
 """#,
         "email/reminder.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 <h2 style="font-size:18px;margin:0 0 12px">Reminder: {{requester_name}}'s request for {{resource}} expires at {{deadline}}</h2>
 {{> _request_facts.html}}
@@ -370,6 +379,7 @@ Confirmation code for the links: {{link_code}}
 
 """#,
         "email/reply_confirmation.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 {{#partial}}<h2 style="font-size:18px;margin:0 0 12px">Recorded: your approval of {{requester_name}}'s request for {{resource}} counts ({{approvals}} of {{approvals_required}})</h2>
 <p>It needs {{approvals_remaining}} more approval{{remaining_plural}} from another reviewer; the requester and the other reviewers have been told.</p>{{/partial}}
@@ -397,6 +407,7 @@ Your comment: {{comment}}
 
 """#,
         "email/reply_refusal.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 <h2 style="font-size:18px;margin:0 0 12px">Your reply did not change the request</h2>
 <p>{{refusal}}</p>
@@ -428,6 +439,7 @@ Review the request:
 
 """#,
         "email/sign_in.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 {{> _layout_top.html}}
 <h2 style="font-size:18px;margin:0 0 12px">Sign in to approval-gateway</h2>
 <p>Someone (hopefully you) asked to sign in as {{recipient_email}}.</p>

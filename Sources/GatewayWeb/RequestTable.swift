@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayTemplates
 
 /// One row of the request table: a request as a reviewer sees it, and what they may do with it.
 struct RequestTableRow: Sendable {
@@ -132,27 +133,9 @@ struct HTMLWriter {
         for part in parts { bytes.append(contentsOf: part.utf8) }
     }
 
-    /// Appends `value` HTML-escaped: runs without a special character are copied whole.
+    /// Appends `value` HTML-escaped (``HTMLEscaping``).
     mutating func text(_ value: String) {
-        var value = value
-        value.withUTF8 { utf8 in
-            var start = 0
-            for index in utf8.indices {
-                let entity: StaticString
-                switch utf8[index] {
-                case UInt8(ascii: "&"): entity = "&amp;"
-                case UInt8(ascii: "<"): entity = "&lt;"
-                case UInt8(ascii: ">"): entity = "&gt;"
-                case UInt8(ascii: "\""): entity = "&quot;"
-                case UInt8(ascii: "'"): entity = "&#39;"
-                default: continue
-                }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
-                bytes.append(contentsOf: UnsafeBufferPointer(start: entity.utf8Start, count: entity.utf8CodeUnitCount))
-                start = index + 1
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
-        }
+        HTMLEscaping.append(value, to: &bytes)
     }
 
     /// Appends `date` as ``WebFormat/date(_:)`` writes it (`2026-11-27 16:15 UTC`), without an

@@ -176,6 +176,10 @@ public enum MessageBuilder {
     /// "Name: value" folded at whitespace so that lines stay within 78 characters where possible
     /// (never beyond 998).
     static func field(_ name: String, _ value: String) throws(MessageBuildError) -> String {
+        // Most fields fit on one line as they are: nothing to fold.
+        if name.utf8.count + 2 + value.utf8.count <= 78, !value.utf8.contains(UInt8(ascii: "\r")) {
+            return name + ": " + value
+        }
         // Values may already contain CRLF SP folds from encoded words; fold each segment.
         var lines: [String] = []
         var current = name + ":"
@@ -228,10 +232,18 @@ public enum MessageBuilder {
         return word + " <\(addr)>"
     }
 
+    /// `n` characters of `[a-z0-9]`, twelve from each 64-bit draw (36^12 < 2^64): the system
+    /// generator costs a system call per draw.
     static func randomToken<R: RandomNumberGenerator>(_ rng: inout R, _ n: Int) -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
         var out: [UInt8] = []
-        for _ in 0..<n { out.append(alphabet[Int(rng.next() % UInt64(alphabet.count))]) }
+        out.reserveCapacity(n)
+        var draw: UInt64 = 0
+        for index in 0..<n {
+            if index % 12 == 0 { draw = rng.next() }
+            out.append(alphabet[Int(draw % 36)])
+            draw /= 36
+        }
         return String(decoding: out, as: UTF8.self)
     }
 

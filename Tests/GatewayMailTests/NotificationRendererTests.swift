@@ -60,6 +60,26 @@ import Testing
         #expect(key.reviewerID == (try await fixture.store.userID(email: "approver1@example.test")))
     }
 
+    @Test("LINK-11: a reason with markup is escaped in the HTML part (EMAIL_HTML, escaped over bytes) and kept as written in the text part")
+    func htmlPartEscapesReason() async throws {
+        let fixture = try await GatewayFixture()
+        let reason = "<script>alert('x')</script> & \"quotes\" — Zoë"
+        _ = try await fixture.gateway.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: reason, durationSeconds: 3600), now: Date())
+        let entry = try #require(try await fixture.store.outboxEntries(status: nil, limit: 100).first { $0.recipient == "approver1@example.test" && $0.kind == .newRequest })
+        let message = try MailMessage(parsing: try await fixture.renderer.render(entry, now: Date()).raw)
+        let html = try #require(message.part("text/html"))
+        #expect(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quotes&quot; — Zoë"))
+        #expect(!html.contains("<script>"))
+        #expect(try #require(message.part("text/plain")).contains(reason))
+    }
+
+    @Test("HTMLEscaping escapes the five characters wherever they sit and leaves other text as it is", arguments: [
+        ("", ""), ("plain text", "plain text"), ("<b>", "&lt;b&gt;"), ("a&b", "a&amp;b"), ("'\"'", "&#39;&quot;&#39;"), ("東京 <ø>", "東京 &lt;ø&gt;"),
+    ])
+    func escaping(_ value: String, _ escaped: String) {
+        #expect(HTMLEscaping.escape(value) == escaped)
+    }
+
     @Test("The outcome email names who decided and, for the requester, until when access lasts")
     func outcomeEmail() async throws {
         let fixture = try await GatewayFixture()
