@@ -141,9 +141,10 @@ public final class PostgresDatabase: Sendable {
             while true {
                 let connection = try checkOut()
                 let session = PostgresSession(connection: connection, logger: logger)
-                // BEGIN and the write lock are sent without waiting: the server runs a connection's
-                // statements in order, so the body's first statement runs once the lock is held,
-                // and its answer is the first wait. The lock is not held idle for a round trip.
+                // BEGIN and the write lock are queued without waiting: the connection sends each
+                // statement once the one before is answered, so the body's first statement goes out
+                // as soon as the lock is granted, without this thread waking in between, and its
+                // answer is the first wait.
                 let begun = begin.map { session.send(PostgresQuery(unsafeSQL: $0)) }
                 let locked = lock.map { session.send("SELECT pg_advisory_xact_lock(\($0))") }
                 do {
@@ -266,8 +267,9 @@ public struct PostgresSession {
         try answer(to: query).rows
     }
 
-    /// Sends `queries` one after another without waiting, then waits for their answers: one round
-    /// trip for queries that do not depend on each other. Returns each query's rows, in order.
+    /// Queues `queries` on the connection at once, then waits for their answers, in order. The
+    /// connection sends each as soon as the one before is answered: the round trips to the server
+    /// stay one per query, but the calling thread waits (and wakes) once, not once per query.
     public func rows(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
         let sent = queries.map(send)
         var answers: [[PostgresRow]] = []

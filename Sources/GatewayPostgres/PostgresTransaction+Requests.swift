@@ -6,7 +6,7 @@ import PostgresNIO
 extension PostgresTransaction: RequestRepository {
     func request(id: Int64) throws -> AccessRequest? { try fetchRequest(id: id) }
 
-    /// Three queries sent together, one wait: the request, its resource with its groups, the
+    /// Three queries queued together, one wait: the request, its resource with its groups, the
     /// reviewer with theirs.
     func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts? {
         let email = EmailAddress.normalize(reviewer)

@@ -50,7 +50,7 @@ extension PostgresTransaction: SessionRepository {
         }
     }
 
-    /// Two queries sent together, one wait: the session with its user and the user's groups, and
+    /// Two queries queued together, one wait: the session with its user and the user's groups, and
     /// every resource with its groups.
     func signedInFacts(idDigest: String, now: Date) throws -> SignedInFacts? {
         let answers = try session.rows([

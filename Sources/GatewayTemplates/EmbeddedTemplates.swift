@@ -5,12 +5,14 @@ public enum EmbeddedTemplates {
     /// Each file of `templates/` by its path inside it (`email/new_request.text.mustache`).
     public static let files: [String: String] = [
         "email/_layout_bottom.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 <p style="margin-top:32px;font-size:12px;color:#6a737d">Sent by approval-gateway. This is an automatic message about access request #{{request_id}}.</p>
 </div>
 </body></html>
 
 """#,
         "email/_layout_top.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 <!DOCTYPE html>
 <html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>{{subject}}</title></head>
 <body style="margin:0;padding:0;background:#f4f5f7">
@@ -18,6 +20,7 @@ public enum EmbeddedTemplates {
 
 """#,
         "email/_request_facts.html.mustache": #"""
+{{% CONTENT_TYPE: EMAIL_HTML}}
 <table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:collapse;margin:12px 0;font-size:14px">
 <tr><td style="padding:4px 16px 4px 0;color:#555">Requester</td><td style="padding:4px 0">{{requester_name}} &lt;{{requester_email}}&gt;</td></tr>
 <tr><td style="padding:4px 16px 4px 0;color:#555">Resource</td><td style="padding:4px 0"><strong>{{resource}}</strong></td></tr>

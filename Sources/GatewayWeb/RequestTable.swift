@@ -152,7 +152,7 @@ struct HTMLWriter {
                 divisor /= 10
             }
         }
-        if time.year >= 0, time.year <= 9_999 { digits(time.year, 4) } else { raw(String(time.year)) }
+        if time.year >= 1_000, time.year <= 9_999 { digits(time.year, 4) } else { raw(String(time.year)) }
         bytes.append(UInt8(ascii: "-"))
         digits(time.month, 2)
         bytes.append(UInt8(ascii: "-"))

@@ -232,15 +232,16 @@ public enum MessageBuilder {
         return word + " <\(addr)>"
     }
 
-    /// `n` characters of `[a-z0-9]`, twelve from each 64-bit draw (36^12 < 2^64): the system
-    /// generator costs a system call per draw.
+    /// `n` characters of `[a-z0-9]`, ten from each 64-bit draw: the system generator costs a system
+    /// call per draw. Ten (36^10 is about 2^52) keeps every character uniform to within 2^-12; a
+    /// twelfth would come from a remainder too small to be.
     static func randomToken<R: RandomNumberGenerator>(_ rng: inout R, _ n: Int) -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(n)
         var draw: UInt64 = 0
         for index in 0..<n {
-            if index % 12 == 0 { draw = rng.next() }
+            if index % 10 == 0 { draw = rng.next() }
             out.append(alphabet[Int(draw % 36)])
             draw /= 36
         }

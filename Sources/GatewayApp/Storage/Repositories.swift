@@ -26,8 +26,8 @@ public struct DecisionFacts: Sendable {
 /// Requests, grants and locks.
 public protocol RequestRepository {
     func request(id: Int64) throws -> AccessRequest?
-    /// What a decision judges, read together (the PostgreSQL store sends the queries at once, under
-    /// the write lock): the request, its resource, and `reviewer` as the directory knows them now
+    /// What a decision judges, read together (the PostgreSQL store queues the queries at once and
+    /// waits once, under the write lock): the request, its resource, and `reviewer` as the directory knows them now
     /// with their groups. `nil` when there is no such request.
     func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts?
     /// The requester's pending request for the resource, if any (whatever its deadline).
@@ -174,8 +174,8 @@ public protocol SessionRepository {
     func insertSession(idDigest: String, user: String, expiresAt: Date, now: Date) throws
     /// The live session with this digest (not ended, not expired, its user active).
     func session(idDigest: String, now: Date) throws -> WebSession?
-    /// What a signed-in request starts from, read together (the PostgreSQL store sends the queries
-    /// at once): the live session with this digest, its active user and their groups, and every
+    /// What a signed-in request starts from, read together (the PostgreSQL store queues the queries
+    /// at once and waits once): the live session with this digest, its active user and their groups, and every
     /// resource. `nil` when the session is not live or its user not active.
     func signedInFacts(idDigest: String, now: Date) throws -> SignedInFacts?
     /// Ends a session; returns its user, or `nil` when there was no live session.
