@@ -140,8 +140,11 @@ extension ApprovalService {
     /// whole directory. People no longer in the directory are left out.
     public func names(of emails: Set<String>) async throws -> [String: String] {
         guard !emails.isEmpty else { return [:] }
-        return try await storage.read { tx in
-            Dictionary(try tx.users(emails: emails, orRoles: []).map { ($0.email, $0.name) }, uniquingKeysWith: { first, _ in first })
-        }
+        return try await storage.read { tx in try Self.names(of: emails, in: tx) }
+    }
+
+    /// The names of the people with addresses `emails`, by normalised address, inside `tx`.
+    static func names(of emails: Set<String>, in tx: any StoreTransaction) throws -> [String: String] {
+        Dictionary(try tx.users(emails: emails, orRoles: []).map { ($0.email, $0.name) }, uniquingKeysWith: { first, _ in first })
     }
 }

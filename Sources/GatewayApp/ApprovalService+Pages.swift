@@ -150,7 +150,7 @@ extension ApprovalService {
                 people.insert(request.requester)
                 if let reviewer = request.decision?.reviewer { people.insert(reviewer) }
             }
-            let names = Dictionary(try tx.users(emails: people, orRoles: []).map { ($0.email, $0.name) }, uniquingKeysWith: { first, _ in first })
+            let names = try Self.names(of: people, in: tx)
             var approved = Set<Int64>()
             for request in requests where scope != .own && request.approvalCount > 0 && request.isOpen(at: now) && viewer.maySee(request) {
                 if try tx.approvals(requestID: request.id).contains(where: { $0.reviewer == viewer.user.email }) { approved.insert(request.id) }
