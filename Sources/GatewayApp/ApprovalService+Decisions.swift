@@ -93,7 +93,7 @@ extension ApprovalService {
         // Several approvals needed: this one is recorded, and decides only if it completes the quorum.
         var quorum: [RecordedApproval] = []
         if attempt.action == .approve, resource.approvalsRequired > 1 {
-            switch try countApproval(attempt, right: right, request: request, resource: resource, in: tx, now: now) {
+            switch try countApproval(attempt, right: right, request: request, resource: resource, audience: read.audience, in: tx, now: now) {
             case .refused(let refusal):
                 return try refuse(attempt, refusal, request: request, in: tx, now: now)
             case .short(let pending):
@@ -104,7 +104,9 @@ extension ApprovalService {
         }
 
         // AUTHZ-4: the claim. Only an update that still finds the request pending wins.
-        guard try tx.claimDecision(requestID: request.id, action: attempt.action, reviewer: attempt.reviewer, channel: attempt.channel, comment: attempt.comment, now: now) else {
+        guard let decided = try tx.claimDecision(
+            requestID: request.id, action: attempt.action, reviewer: attempt.reviewer, channel: attempt.channel, comment: attempt.comment, now: now
+        ) else {
             let current = try tx.request(id: request.id)
             return try refuse(
                 attempt,
@@ -136,8 +138,8 @@ extension ApprovalService {
         if let nonce = attempt.tokenNonce {
             _ = try tx.markTokenUsed(nonceDigest: nonce, requestID: request.id, channel: attempt.channel, expiresAt: request.expiresAt, now: now)
         }
-        guard let decided = try tx.request(id: request.id) else { throw ServiceInvariantError("request \(request.id) vanished while being decided") }
-        try enqueueOutcome(decided, grant: grant, approvers: quorum.map(\.reviewer), in: tx, now: now)
+        // Nothing after the claim changes the request row or who is told: both were read already.
+        try enqueueOutcome(decided, grant: grant, approvers: quorum.map(\.reviewer), audience: read.audience, in: tx, now: now)
         return .decided(decided, grant: grant, right: right)
     }
 
@@ -156,7 +158,7 @@ extension ApprovalService {
     /// no longer counts, and the request keeps the reason. Short of the quorum, the approval is
     /// audited (`approve`) and everyone notified hears "approved by X; N more needed".
     func countApproval(
-        _ attempt: ResolvedAttempt, right: ReviewRight, request: AccessRequest, resource: Resource,
+        _ attempt: ResolvedAttempt, right: ReviewRight, request: AccessRequest, resource: Resource, audience: OutcomeAudience,
         in tx: any StoreTransaction, now: Date
     ) throws -> ApprovalCount {
         let earlier = try tx.approvals(requestID: request.id)
@@ -204,9 +206,8 @@ extension ApprovalService {
         if let nonce = attempt.tokenNonce {
             _ = try tx.markTokenUsed(nonceDigest: nonce, requestID: request.id, channel: attempt.channel, expiresAt: request.expiresAt, now: now)
         }
-        let notified = try tx.notifiedRecipients(requestID: request.id)
         let recipients = NotificationRecipients.forApprovalRecorded(
-            request, notified: notified, approver: attempt.reviewer, users: try tx.users(emails: Set(notified), orRoles: [])
+            request, notified: audience.notified, approver: attempt.reviewer, users: audience.users
         )
         var context = [
             "approved_by": attempt.reviewer, "approvals": String(counted.count), "approvals_required": String(resource.approvalsRequired),

@@ -14,16 +14,15 @@ extension ApprovalService {
         let requester = try requester(named: draft.requester, for: actor)
         let now = self.now
         return try await storage.write { [self] tx in
+            var facts = try tx.openingFacts(requester: requester, resource: draft.resource, now: now)
             // A pending request past its deadline is expired first, so it never blocks a new one.
-            for id in try tx.overdueRequestIDs(now: now, requester: requester, resource: draft.resource) {
-                try expire(requestID: id, in: tx, now: now)
+            if !facts.overdueRequestIDs.isEmpty {
+                for id in facts.overdueRequestIDs { try expire(requestID: id, in: tx, now: now) }
+                facts = try tx.openingFacts(requester: requester, resource: draft.resource, now: now)
             }
             let new = NewAccessRequest(requester: requester, resource: draft.resource, reason: draft.reason, durationSeconds: draft.durationSeconds, kind: draft.kind)
-            let resource = try tx.resource(named: draft.resource)
             let accepted = try RequestRules.validate(
-                new, requester: try tx.user(email: requester), resource: resource,
-                lock: try tx.activeLock(user: requester, resource: draft.resource),
-                pending: try tx.pendingRequest(requester: requester, resource: draft.resource), now: now
+                new, requester: facts.requester, resource: facts.resource, lock: facts.lock, pending: facts.pending, now: now
             )
             let request = try tx.insertRequest(
                 kind: accepted.kind, requester: requester, resource: draft.resource, reason: accepted.reason,
@@ -32,7 +31,7 @@ extension ApprovalService {
             var detail = ["kind": accepted.kind.rawValue, "resource": draft.resource]
             if case .apiKey(let key) = actor { detail["api_key"] = key.name }
             try tx.audit(.create, .accepted, actor: actor.auditName ?? requester, requestID: request.id, channel: actor.channel, detail: detail, at: now)
-            if let resource { try enqueueNewRequest(request, resource: resource, in: tx, now: now) }
+            if let resource = facts.resource { try enqueueNewRequest(request, resource: resource, audience: facts.audience, in: tx, now: now) }
             return request
         }
     }
@@ -99,11 +98,11 @@ extension ApprovalService {
     // MARK: Notifications
 
     /// Queues the new-request emails (``NotificationRecipients/forNewRequest(_:resource:users:groups:preferences:)``).
-    func enqueueNewRequest(_ request: AccessRequest, resource: Resource, in tx: any StoreTransaction, now: Date) throws {
-        let groups = try tx.groups().filter { resource.approverGroups.contains($0.name) }
+    /// - Parameter audience: who can hear of it, when the caller read it already.
+    func enqueueNewRequest(_ request: AccessRequest, resource: Resource, audience: NewRequestAudience? = nil, in tx: any StoreTransaction, now: Date) throws {
+        let audience = try audience ?? tx.newRequestAudience(for: resource)
         let recipients = NotificationRecipients.forNewRequest(
-            request, resource: resource, users: try tx.users(emails: Set(groups.flatMap(\.members)), orRoles: AdminRole.reviewingEverything),
-            groups: groups, preferences: try tx.notificationPreferences()
+            request, resource: resource, users: audience.users, groups: audience.groups, preferences: audience.preferences
         )
         for recipient in recipients {
             try tx.enqueue(.newRequest, requestID: request.id, recipient: recipient, context: [:], now: now)
@@ -111,7 +110,10 @@ extension ApprovalService {
     }
 
     /// Queues the outcome emails of a request that just left `pending`.
-    func enqueueOutcome(_ request: AccessRequest, grant: Grant? = nil, approvers: [String] = [], in tx: any StoreTransaction, now: Date) throws {
+    /// - Parameter audience: who can hear of it, when the caller read it already (in this transaction).
+    func enqueueOutcome(
+        _ request: AccessRequest, grant: Grant? = nil, approvers: [String] = [], audience: OutcomeAudience? = nil, in tx: any StoreTransaction, now: Date
+    ) throws {
         let kind: NotificationKind
         switch request.state {
         case .pending: return
@@ -119,10 +121,9 @@ extension ApprovalService {
         case .expired: kind = .expired
         case .cancelled: kind = .cancelled
         }
-        let notified = try tx.notifiedRecipients(requestID: request.id)
+        let audience = try audience ?? tx.outcomeAudience(requestID: request.id)
         var recipients = NotificationRecipients.forOutcome(
-            request, notified: notified, decidedBy: request.decision?.reviewer,
-            users: try tx.users(emails: Set(notified), orRoles: AdminRole.reviewingEverything), preferences: try tx.notificationPreferences()
+            request, notified: audience.notified, decidedBy: request.decision?.reviewer, users: audience.users, preferences: audience.preferences
         )
         // The requester withdrew it themselves: they need no email about it.
         if kind == .cancelled { recipients.removeAll { $0.reason == "requester" } }

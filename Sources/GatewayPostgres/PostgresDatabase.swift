@@ -93,9 +93,11 @@ public final class PostgresDatabase: Sendable {
 
     /// Runs `body` in one read-write transaction, after every other gateway's write that holds the
     /// write lock, and commits it.
+    /// - Parameter prefetch: a query sent right after the lock is granted, without waiting for
+    ///   it: its answer is the session's ``PostgresSession/prefetched``.
     @discardableResult
-    public func write<T: Sendable>(_ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
-        try await transaction(begin: "BEGIN ISOLATION LEVEL READ COMMITTED", lock: Self.writeLock, body)
+    public func write<T: Sendable>(prefetching prefetch: PostgresQuery? = nil, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await transaction(begin: "BEGIN ISOLATION LEVEL READ COMMITTED", lock: Self.writeLock, prefetch: prefetch, body)
     }
 
     /// Runs `body`, whose statements each commit on their own, without the write lock.
@@ -135,32 +137,37 @@ public final class PostgresDatabase: Sendable {
     /// waiting for its answer (the body's first statement follows it on the wire), and so is the
     /// `COMMIT` of a read-only transaction (the next body on this connection queues behind it):
     /// a one-query read blocks its thread once, not three times.
-    private func transaction<T: Sendable>(begin: String?, lock: Int64?, readOnly: Bool = false, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+    private func transaction<T: Sendable>(
+        begin: String?, lock: Int64?, readOnly: Bool = false, prefetch: PostgresQuery? = nil, _ body: @escaping @Sendable (PostgresSession) throws -> T
+    ) async throws -> T {
         try await threads.runIfActive { [self] in
             var attempt = 1
             while true {
                 let connection = try checkOut()
-                let session = PostgresSession(connection: connection, logger: logger)
+                var session = PostgresSession(connection: connection, logger: logger)
                 // BEGIN and the write lock are queued without waiting: the connection sends each
                 // statement once the one before is answered, so the body's first statement goes out
                 // as soon as the lock is granted, without this thread waking in between, and its
                 // answer is the first wait.
                 let begun = begin.map { session.send(PostgresQuery(unsafeSQL: $0)) }
                 let locked = lock.map { session.send("SELECT pg_advisory_xact_lock(\($0))") }
+                session.prefetched = prefetch.map(session.send)
                 do {
                     let value: T
                     do {
                         value = try body(session)
                     } catch {
-                        // When BEGIN or the lock failed, every later statement failed with
+                        // When BEGIN, the lock or the prefetch failed, every later statement failed with
                         // "transaction aborted": theirs is the error to report.
                         try session.wait(for: begun)
                         try session.wait(for: locked)
+                        try session.wait(for: session.prefetched)
                         throw error
                     }
                     // Answered before the body's first statement was: these do not wait.
                     try session.wait(for: begun)
                     try session.wait(for: locked)
+                    try session.wait(for: session.prefetched)
                     if begin == nil {
                         try session.settleDeferred()
                     } else if readOnly {
@@ -222,6 +229,9 @@ public struct PostgresSession {
     let logger: Logger
     /// Statements sent with ``sendDeferred(_:)`` whose answers nobody has looked at yet.
     private let deferred = DeferredStatements()
+    /// The answer to the query the transaction sent right after taking its lock (see
+    /// ``PostgresDatabase/write(prefetching:_:)``); `nil` when it sent none.
+    public internal(set) var prefetched: EventLoopFuture<PostgresQueryResult>?
 
     init(connection: PostgresConnection, logger: Logger) {
         self.connection = connection

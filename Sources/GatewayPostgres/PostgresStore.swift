@@ -41,7 +41,10 @@ public final class PostgresStore: Sendable {
 
 extension PostgresStore: GatewayStorage {
     public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
-        try await database.write { session in try body(PostgresTransaction(session: session)) }
+        // The audit chain's head is read with the lock, so appending costs no wait of its own.
+        try await database.write(prefetching: AuditChainHead.query) { session in
+            try body(PostgresTransaction(session: session, auditChain: session.prefetched.map(AuditChainHead.init(answer:))))
+        }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {

@@ -43,11 +43,18 @@ extension PostgresTransaction: DirectoryRepository {
     func resources() throws -> [Resource] { try fetchResources() }
 
     func notificationPreferences() throws -> [String: NotificationPreferences] {
-        let rows = try rows("""
-            SELECT u.email, p.new_requests, p.outcomes FROM notification_preferences p JOIN users u ON u.id = p.user_id
-            """, table: "notification_preferences")
-        return Dictionary(uniqueKeysWithValues: try rows.map { row in
-            (try row("email", as: String.self), NotificationPreferences(newRequests: try row("new_requests"), outcomes: try row("outcomes")))
+        try Self.preferences(from: session.rows(Self.preferencesQuery))
+    }
+
+    /// Every stored preference, with its user's email.
+    static let preferencesQuery: PostgresQuery = """
+        SELECT u.email, p.new_requests, p.outcomes FROM notification_preferences p JOIN users u ON u.id = p.user_id
+        """
+
+    static func preferences(from rows: [PostgresRow]) throws -> [String: NotificationPreferences] {
+        Dictionary(uniqueKeysWithValues: try rows.map { row in
+            let row = StoredRow(row, table: "notification_preferences")
+            return (try row("email", as: String.self), NotificationPreferences(newRequests: try row("new_requests"), outcomes: try row("outcomes")))
         })
     }
 
@@ -248,15 +255,26 @@ extension PostgresTransaction {
 
     /// Every group by name, with its members (a group without members included).
     func fetchGroups() throws -> [Group] {
-        let rows = try rows("""
+        try Self.groups(from: session.rows(Self.groupsQuery("")))
+    }
+
+    /// Groups with their members' emails, one row per member (a group without members has one,
+    /// with a null email), filtered by `condition` on `g`.
+    static func groupsQuery(_ condition: PostgresQuery) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: """
             SELECT g.name, u.email FROM groups g
             LEFT JOIN group_members m ON m.group_id = g.id
             LEFT JOIN users u ON u.id = m.user_id
+            \(condition.sql)
             ORDER BY g.name COLLATE "C"
-            """, table: "groups")
+            """, binds: condition.binds)
+    }
+
+    /// The groups of rows of ``groupsQuery(_:)``, in the rows' order.
+    static func groups(from rows: [PostgresRow]) throws -> [Group] {
         var members: [String: Set<String>] = [:]
         var order: [String] = []
-        for row in rows {
+        for row in rows.map({ StoredRow($0, table: "groups") }) {
             let name: String = try row("name")
             if members[name] == nil { members[name] = []; order.append(name) }
             if let email: String = try row("email") { members[name]!.insert(email) }

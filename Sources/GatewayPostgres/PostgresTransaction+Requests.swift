@@ -6,25 +6,6 @@ import PostgresNIO
 extension PostgresTransaction: RequestRepository {
     func request(id: Int64) throws -> AccessRequest? { try fetchRequest(id: id) }
 
-    /// Three queries queued together, one wait: the request, its resource with its groups, the
-    /// reviewer with theirs.
-    func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts? {
-        let email = EmailAddress.normalize(reviewer)
-        let answers = try session.rows([
-            requestQuery("WHERE r.id = \(requestID)"),
-            "\(unescaped: Self.resourceSelect) WHERE r.id = (SELECT resource_id FROM access_requests WHERE id = \(requestID))",
-            """
-            SELECT u.*, ARRAY(SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) AS group_names
-            FROM users u WHERE u.email = \(email)
-            """,
-        ])
-        guard let request = try answers[0].first.map({ try AccessRequest(stored: StoredRow($0, table: "access_requests")) }) else { return nil }
-        let resource = try answers[1].first.map { try Self.resource(from: StoredRow($0, table: "resources")) }
-        let reviewerRow = answers[2].first.map { StoredRow($0, table: "users") }
-        let groups: [String] = try reviewerRow.map { try $0("group_names") } ?? []
-        return DecisionFacts(request: request, resource: resource, reviewer: try reviewerRow.map(User.init(stored:)), reviewerGroups: Set(groups))
-    }
-
     func pendingRequest(requester: String, resource: String) throws -> AccessRequest? {
         let requester = EmailAddress.normalize(requester)
         return try row(
@@ -34,25 +15,27 @@ extension PostgresTransaction: RequestRepository {
 
     func insertRequest(kind: RequestKind, requester: String, resource: String, reason: String, durationSeconds: Int?, createdAt: Date, expiresAt: Date) throws -> AccessRequest {
         let requester = EmailAddress.normalize(requester)
-        guard let id = try value("""
+        // Inserted and read back in one statement.
+        guard let request = try row(requestQuery(changedBy: """
             INSERT INTO access_requests (kind, requester_id, resource_id, reason, duration_seconds, state, created_at, expires_at)
             VALUES (\(kind.rawValue), (SELECT id FROM users WHERE email = \(requester)), (SELECT id FROM resources WHERE name = \(resource)),
                     \(reason), \(durationSeconds), 'pending', \(createdAt), \(expiresAt))
-            RETURNING id
-            """, as: Int64.self),
-            let request = try fetchRequest(id: id)
+            RETURNING *
+            """), table: "access_requests").map(AccessRequest.init(stored:))
         else { throw PostgresStoreError("the new request could not be read back") }
         return request
     }
 
-    func claimDecision(requestID: Int64, action: DecisionAction, reviewer: String, channel: DecisionChannel, comment: String?, now: Date) throws -> Bool {
+    func claimDecision(requestID: Int64, action: DecisionAction, reviewer: String, channel: DecisionChannel, comment: String?, now: Date) throws -> AccessRequest? {
         let reviewer = EmailAddress.normalize(reviewer)
-        return try execute("""
+        // The claim and the request as it decided it, in one statement.
+        return try row(requestQuery(changedBy: """
             UPDATE access_requests
             SET state = \(action.resultingState.rawValue), resolved_at = \(now), decided_by_id = (SELECT id FROM users WHERE email = \(reviewer)),
                 decision_action = \(action.rawValue), decision_channel = \(channel.rawValue), decision_comment = \(comment)
             WHERE id = \(requestID) AND state = 'pending' AND expires_at > \(now)
-            """) == 1
+            RETURNING *
+            """), table: "access_requests").map(AccessRequest.init(stored:))
     }
 
     func resolve(requestID: Int64, as state: RequestState, now: Date) throws -> Bool {
@@ -62,6 +45,11 @@ extension PostgresTransaction: RequestRepository {
     }
 
     func overdueRequestIDs(now: Date, requester: String?, resource: String?) throws -> [Int64] {
+        try values(Self.overdueQuery(now: now, requester: requester, resource: resource), as: Int64.self)
+    }
+
+    /// The ids of pending requests past their deadline, optionally of one requester and resource.
+    static func overdueQuery(now: Date, requester: String?, resource: String?) -> PostgresQuery {
         var sql = "SELECT r.id FROM access_requests r"
         var binds = PostgresBindings()
         binds.append(now)
@@ -77,7 +65,7 @@ extension PostgresTransaction: RequestRepository {
             conditions.append("res.name = $\(binds.count)")
         }
         sql += " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY r.id"
-        return try values(PostgresQuery(unsafeSQL: sql, binds: binds), as: Int64.self)
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 
     func requestsToRemind(now: Date, until: Date) throws -> [Int64] {
@@ -141,19 +129,31 @@ extension PostgresTransaction: RequestRepository {
     }
 
     func insertGrant(requestID: Int64, startsAt: Date, endsAt: Date) throws -> Grant {
-        try execute("""
-            INSERT INTO grants (request_id, user_id, resource_id, starts_at, ends_at)
-            SELECT id, requester_id, resource_id, \(startsAt), \(endsAt) FROM access_requests WHERE id = \(requestID)
-            """)
-        guard let grant = try fetchGrant(requestID: requestID) else {
+        // Inserted and read back in one statement.
+        guard let grant = try row("""
+            WITH g AS (
+                INSERT INTO grants (request_id, user_id, resource_id, starts_at, ends_at)
+                SELECT id, requester_id, resource_id, \(startsAt), \(endsAt) FROM access_requests WHERE id = \(requestID)
+                RETURNING *
+            )
+            SELECT g.*, u.email, res.name FROM g JOIN users u ON u.id = g.user_id JOIN resources res ON res.id = g.resource_id
+            """, table: "grants").map(Grant.init(stored:)) else {
             throw PostgresStoreError("the grant of request \(requestID) could not be read back")
         }
         return grant
     }
 
     func activeLock(user: String, resource: String) throws -> AccessLock? {
-        guard let userID = try fetchUserID(email: user), let resourceID = try fetchResourceID(name: resource) else { return nil }
-        return try fetchActiveLock(userID: userID, resourceID: resourceID)
+        try row(Self.activeLockQuery(user: user, resource: resource), table: "locks").map(AccessLock.init(stored:))
+    }
+
+    /// The unlifted lock on `user`'s access to `resource`.
+    static func activeLockQuery(user: String, resource: String) -> PostgresQuery {
+        """
+        SELECT l.*, u.email, res.name FROM locks l
+        JOIN users u ON u.id = l.user_id JOIN resources res ON res.id = l.resource_id
+        WHERE u.email = \(EmailAddress.normalize(user)) AND res.name = \(resource) AND l.lifted_at IS NULL
+        """
     }
 
     func insertLock(user: String, resource: String, now: Date) throws -> AccessLock {
@@ -241,8 +241,20 @@ extension PostgresTransaction {
     /// ``requestSelect`` followed by `clause` (conditions, order), whose values stay bound
     /// parameters: the select has none, so the clause's `$n` keep their numbers.
     func requestQuery(_ clause: PostgresQuery) -> PostgresQuery {
-        PostgresQuery(unsafeSQL: Self.requestSelect + " " + clause.sql, binds: clause.binds)
+        Self.requestQuery(clause)
     }
+
+    static func requestQuery(_ clause: PostgresQuery) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: requestSelect + " " + clause.sql, binds: clause.binds)
+    }
+
+    /// The columns of ``requestSelect`` for the rows that `change` (an `INSERT` or `UPDATE` of
+    /// `access_requests` ending in `RETURNING *`) wrote: a write and its read back in one statement.
+    func requestQuery(changedBy change: PostgresQuery) -> PostgresQuery {
+        PostgresQuery(unsafeSQL: "WITH changed AS (\(change.sql))\n" + Self.changedRequestSelect, binds: change.binds)
+    }
+
+    private static let changedRequestSelect = requestSelect.replacingOccurrences(of: "FROM access_requests r", with: "FROM changed r")
 
     func fetchRequest(id: Int64) throws -> AccessRequest? {
         try row(requestQuery("WHERE r.id = \(id)"), table: "access_requests").map(AccessRequest.init(stored:))

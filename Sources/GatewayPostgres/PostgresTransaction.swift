@@ -13,6 +13,9 @@ struct PostgresTransaction {
     /// In a read-only transaction, who reviews what as this transaction looked it up (its snapshot
     /// cannot change); `nil` in a write, which may change the directory it reads.
     var reviewScopes: ReviewScopeMemo? = nil
+    /// In a store `write`, the audit chain's head as this transaction sees it; `nil` elsewhere,
+    /// where nothing may append to the audit log.
+    var auditChain: AuditChainHead? = nil
 
     @discardableResult
     func execute(_ query: PostgresQuery) throws -> Int { try session.execute(query) }
@@ -97,15 +100,16 @@ struct StoredRow {
 // MARK: Audit
 
 extension PostgresTransaction: AuditRepository {
-    /// Appends one audit record (AUDIT-1), linked into the hash chain (AUDIT-3). Appends are
-    /// serialised by a transaction-scoped advisory lock, so two gateways never link two records to
-    /// the same predecessor.
+    /// Appends one audit record (AUDIT-1), linked into the hash chain (AUDIT-3). Only a store
+    /// `write` appends: it holds the write lock, so appends run one at a time across every
+    /// gateway and two records never link to the same predecessor.
     func appendAudit(_ entry: AuditEntry) throws {
-        executeDeferred("SELECT pg_advisory_xact_lock(\(Self.auditChainLock))")
+        guard let auditChain else {
+            throw PostgresStoreError("an audit record can be appended only in a write transaction, which holds the write lock")
+        }
         let detail = try AuditChainHash.detailText(entry.detail)
         let at = AuditChainHash.instantText(entry.at)
-        let previous = try value("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1", as: String?.self) ?? nil
-        let previousHash = previous ?? AuditChainHash.genesis
+        let previousHash = try auditChain.head()
         let hash = AuditChainHash.hash(
             at: at, action: entry.action.rawValue, actor: entry.actor, requestID: entry.requestID, channel: entry.channel?.rawValue,
             outcome: entry.outcome.rawValue, reason: entry.reason, detail: detail, previous: previousHash
@@ -115,10 +119,42 @@ extension PostgresTransaction: AuditRepository {
             VALUES (\(entry.at), \(at), \(entry.action.rawValue), \(entry.actor), \(entry.requestID), \(entry.channel?.rawValue),
                     \(entry.outcome.rawValue), \(entry.reason), \(detail), \(previousHash), \(hash))
             """)
+        auditChain.advance(to: hash)
+    }
+}
+
+/// The hash of the audit log's last record as one write transaction sees it: first the answer to
+/// ``query``, sent right after the write lock was granted (so it sees every record committed
+/// before, and none can follow until this transaction ends), then each record it appends.
+final class AuditChainHead: @unchecked Sendable {
+    // Used by one transaction body, on one thread at a time.
+    static let query: PostgresQuery = "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"
+
+    private let answer: EventLoopFuture<PostgresQueryResult>
+    private var appended: String?
+
+    init(answer: EventLoopFuture<PostgresQueryResult>) {
+        self.answer = answer
     }
 
-    /// The advisory lock key of audit appends ("AGAUDIT").
-    static let auditChainLock: Int64 = 0x4147_4155_4449_54
+    /// The hash the next record links to (``AuditChainHash/genesis`` for the first).
+    func head() throws -> String {
+        if let appended { return appended }
+        let rows: [PostgresRow]
+        do {
+            rows = try answer.wait().rows
+        } catch {
+            throw PostgresStoreError.wrap(error)
+        }
+        guard let row = rows.first else { return AuditChainHash.genesis }
+        do {
+            return try row.decode(String?.self) ?? AuditChainHash.genesis
+        } catch {
+            throw PostgresStoreError("the audit log's last hash could not be read: \(error)")
+        }
+    }
+
+    func advance(to hash: String) { appended = hash }
 }
 
 extension AuditEntry {

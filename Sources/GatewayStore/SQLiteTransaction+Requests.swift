@@ -3,16 +3,11 @@ import GRDB
 import GatewayApp
 import GatewayCore
 
+/// The use cases' reads, one statement after another: in process, there is no round trip to save.
+extension SQLiteTransaction: UseCaseReads {}
+
 extension SQLiteTransaction: RequestRepository {
     func request(id: Int64) throws -> AccessRequest? { try db.fetchRequest(id: id) }
-
-    func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts? {
-        guard let request = try db.fetchRequest(id: requestID) else { return nil }
-        return DecisionFacts(
-            request: request, resource: try db.fetchResource(name: request.resource), reviewer: try db.fetchUser(email: reviewer),
-            reviewerGroups: try db.groupNames(of: reviewer)
-        )
-    }
 
     func pendingRequest(requester: String, resource: String) throws -> AccessRequest? {
         try Row.fetchOne(db.cachedStatement(sql: Database.requestSelect + " WHERE u.email = ? AND res.name = ? AND r.state = 'pending'"),
@@ -29,7 +24,7 @@ extension SQLiteTransaction: RequestRepository {
         return request
     }
 
-    func claimDecision(requestID: Int64, action: DecisionAction, reviewer: String, channel: DecisionChannel, comment: String?, now: Date) throws -> Bool {
+    func claimDecision(requestID: Int64, action: DecisionAction, reviewer: String, channel: DecisionChannel, comment: String?, now: Date) throws -> AccessRequest? {
         try db.cachedStatement(sql: """
             UPDATE access_requests
             SET state = ?, resolved_at = ?, decided_by_id = (SELECT id FROM users WHERE email = ?),
@@ -39,7 +34,9 @@ extension SQLiteTransaction: RequestRepository {
                 action.resultingState.rawValue, now, EmailAddress.normalize(reviewer), action.rawValue,
                 channel.rawValue, comment, requestID, now,
             ])
-        return db.changesCount == 1
+        guard db.changesCount == 1 else { return nil }
+        guard let decided = try db.fetchRequest(id: requestID) else { throw StoreError("request \(requestID) could not be read back once decided") }
+        return decided
     }
 
     func resolve(requestID: Int64, as state: RequestState, now: Date) throws -> Bool {

@@ -5,37 +5,16 @@ import GatewayCore
 // the caller's transaction; none applies a rule of the domain or of a channel: the service does.
 // A backend conforms once, through ``StoreTransaction``.
 
-/// What a decision judges (``RequestRepository/decisionFacts(requestID:reviewer:)``).
-public struct DecisionFacts: Sendable {
-    public var request: AccessRequest
-    /// The request's resource (`nil` only if the database lost it).
-    public var resource: Resource?
-    /// The reviewer, `nil` when not in the directory.
-    public var reviewer: User?
-    /// The groups the reviewer belongs to.
-    public var reviewerGroups: Set<String>
-
-    public init(request: AccessRequest, resource: Resource?, reviewer: User?, reviewerGroups: Set<String>) {
-        self.request = request
-        self.resource = resource
-        self.reviewer = reviewer
-        self.reviewerGroups = reviewerGroups
-    }
-}
-
 /// Requests, grants and locks.
 public protocol RequestRepository {
     func request(id: Int64) throws -> AccessRequest?
-    /// What a decision judges, read together (the PostgreSQL store queues the queries at once and
-    /// waits once, under the write lock): the request, its resource, and `reviewer` as the directory knows them now
-    /// with their groups. `nil` when there is no such request.
-    func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts?
     /// The requester's pending request for the resource, if any (whatever its deadline).
     func pendingRequest(requester: String, resource: String) throws -> AccessRequest?
     func insertRequest(kind: RequestKind, requester: String, resource: String, reason: String, durationSeconds: Int?, createdAt: Date, expiresAt: Date) throws -> AccessRequest
     /// The claim (AUTHZ-4): moves the request from `pending` to the action's state only if it is
-    /// still pending and before its deadline. Returns whether this call won.
-    func claimDecision(requestID: Int64, action: DecisionAction, reviewer: String, channel: DecisionChannel, comment: String?, now: Date) throws -> Bool
+    /// still pending and before its deadline. Returns the request as decided when this call won,
+    /// `nil` when it lost.
+    func claimDecision(requestID: Int64, action: DecisionAction, reviewer: String, channel: DecisionChannel, comment: String?, now: Date) throws -> AccessRequest?
     /// Moves a pending request to `state` (`expired`, `cancelled`). Returns whether it was still pending.
     func resolve(requestID: Int64, as state: RequestState, now: Date) throws -> Bool
     /// Pending requests whose deadline has passed, optionally for one requester and resource.
@@ -221,4 +200,4 @@ public protocol QueryRepository {
 
 /// Everything one transaction can reach.
 public typealias StoreTransaction = RequestRepository & DirectoryRepository & OutboxRepository & AuditRepository
-    & InboxRepository & SessionRepository & APIKeyRepository & QueryRepository
+    & InboxRepository & SessionRepository & APIKeyRepository & QueryRepository & UseCaseReads
