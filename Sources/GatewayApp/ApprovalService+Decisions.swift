@@ -23,7 +23,7 @@ extension ApprovalService {
     /// the outcome emails. Refusals are audited and returned, not thrown.
     public func decide(_ command: DecisionCommand) async throws -> DecisionOutcome {
         let now = self.now
-        return try await storage.write { [self] tx in try decide(command, in: tx, now: now) }
+        return try await storage.write(.request(command.requestID)) { [self] tx in try decide(command, in: tx, now: now) }
     }
 
     func decide(_ command: DecisionCommand, in tx: any StoreTransaction, now: Date) throws -> DecisionOutcome {

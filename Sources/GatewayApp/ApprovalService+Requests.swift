@@ -13,7 +13,7 @@ extension ApprovalService {
     public func openRequest(_ draft: RequestDraft, by actor: Actor) async throws -> AccessRequest {
         let requester = try requester(named: draft.requester, for: actor)
         let now = self.now
-        return try await storage.write { [self] tx in
+        return try await storage.write(.requests(requester: requester, resource: draft.resource)) { [self] tx in
             var facts = try tx.openingFacts(requester: requester, resource: draft.resource, now: now)
             // A pending request past its deadline is expired first, so it never blocks a new one.
             if !facts.overdueRequestIDs.isEmpty {
@@ -66,7 +66,7 @@ extension ApprovalService {
     public func cancelRequest(id: Int64, namedRequester: String?, by actor: Actor) async throws -> AccessRequest {
         let requester = try requester(named: namedRequester, for: actor)
         let now = self.now
-        let result: Result<AccessRequest, RequestError> = try await storage.write { [self] tx in
+        let result: Result<AccessRequest, RequestError> = try await storage.write(.request(id)) { [self] tx in
             let name = actor.auditName ?? requester
             guard let request = try tx.request(id: id) else {
                 return .failure(RequestError(.unknownRequest, "there is no request \(id)"))

@@ -16,11 +16,14 @@ import PostgresNIO
 /// its statements block that thread while the event loop talks to the server. There are as many
 /// threads as connections, so a body never waits for a connection another body holds.
 ///
-/// Write transactions run one at a time across every gateway, as the SQLite store's do: each takes
-/// one transaction-scoped advisory lock first, then runs at `READ COMMITTED`, so every statement
-/// sees everything committed before it. Every write appends to the audit log's hash chain, which
-/// already orders them; letting them run side by side (`SERIALIZABLE`) made nearly every pair
-/// conflict and retry. Reads run on a snapshot, beside the writes. A body that still fails with a
+/// Write transactions run at `READ COMMITTED` (every statement sees everything committed before
+/// it) under transaction-scoped advisory locks. A plain ``write(prefetching:_:)`` takes the write
+/// lock alone, so it runs by itself across every gateway, as the SQLite store's writes do. A write
+/// of one scope (``write(sharing:_:)``: one request, one requester's requests for a resource) takes
+/// the write lock shared and its scope's lock alone, so it runs beside writes of other scopes and
+/// waits only for its own scope and for writes that run alone. (Letting every write run side by
+/// side under `SERIALIZABLE` made nearly every pair conflict on the audit log's hash chain and
+/// retry.) Reads run on a snapshot, beside the writes. A body that still fails with a
 /// serialization failure or a deadlock is rolled back and run again (it has no effect outside the
 /// database), up to ``maximumAttempts`` times.
 public final class PostgresDatabase: Sendable {
@@ -97,7 +100,19 @@ public final class PostgresDatabase: Sendable {
     ///   it: its answer is the session's ``PostgresSession/prefetched``.
     @discardableResult
     public func write<T: Sendable>(prefetching prefetch: PostgresQuery? = nil, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
-        try await transaction(begin: "BEGIN ISOLATION LEVEL READ COMMITTED", lock: Self.writeLock, prefetch: prefetch, body)
+        try await transaction(begin: "BEGIN ISOLATION LEVEL READ COMMITTED", lock: "SELECT pg_advisory_xact_lock(\(Self.writeLock))", prefetch: prefetch, body)
+    }
+
+    /// Runs `body` in one read-write transaction beside other writes that hold the write lock
+    /// shared, and commits it: the transaction takes the write lock shared, then the advisory
+    /// lock of its own scope, `key` (two 32-bit numbers), so that it waits for every write that
+    /// holds the write lock alone and for writes of the same scope, and for nothing else.
+    @discardableResult
+    public func write<T: Sendable>(sharing key: (Int32, Int32), _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+        try await transaction(
+            begin: "BEGIN ISOLATION LEVEL READ COMMITTED",
+            lock: "SELECT pg_advisory_xact_lock_shared(\(Self.writeLock)), pg_advisory_xact_lock(\(key.0), \(key.1))", body
+        )
     }
 
     /// Runs `body`, whose statements each commit on their own, without the write lock.
@@ -138,7 +153,7 @@ public final class PostgresDatabase: Sendable {
     /// `COMMIT` of a read-only transaction (the next body on this connection queues behind it):
     /// a one-query read blocks its thread once, not three times.
     private func transaction<T: Sendable>(
-        begin: String?, lock: Int64?, readOnly: Bool = false, prefetch: PostgresQuery? = nil, _ body: @escaping @Sendable (PostgresSession) throws -> T
+        begin: String?, lock: PostgresQuery?, readOnly: Bool = false, prefetch: PostgresQuery? = nil, _ body: @escaping @Sendable (PostgresSession) throws -> T
     ) async throws -> T {
         try await threads.runIfActive { [self] in
             var attempt = 1
@@ -150,7 +165,7 @@ public final class PostgresDatabase: Sendable {
                 // as soon as the lock is granted, without this thread waking in between, and its
                 // answer is the first wait.
                 let begun = begin.map { session.send(PostgresQuery(unsafeSQL: $0)) }
-                let locked = lock.map { session.send("SELECT pg_advisory_xact_lock(\($0))") }
+                let locked = lock.map(session.send)
                 session.prefetched = prefetch.map(session.send)
                 do {
                     let value: T

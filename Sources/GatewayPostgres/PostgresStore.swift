@@ -47,6 +47,40 @@ extension PostgresStore: GatewayStorage {
         }
     }
 
+    /// A write of one request (or one requester's requests for a resource) runs beside writes of
+    /// other scopes: it holds the write lock shared and its scope's lock alone, and takes the audit
+    /// chain's lock only when it appends, so writes queue on each other only for their audit
+    /// records and commit.
+    public func write<T: Sendable>(_ scope: WriteScope, _ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        let key: (Int32, Int32)
+        switch scope {
+        case .everything:
+            return try await write(body)
+        case .request(let id):
+            // Ids past 2^32 share keys with smaller ones: such writes wait for each other, no more.
+            key = (Self.requestLockSpace, Int32(truncatingIfNeeded: id))
+        case .requests(let requester, let resource):
+            key = (Self.requesterLockSpace, Self.lockKey("\(EmailAddress.normalize(requester))\n\(resource)"))
+        }
+        return try await database.write(sharing: key) { session in
+            try body(PostgresTransaction(session: session, auditChain: AuditChainHead(lockingIn: session)))
+        }
+    }
+
+    /// The first number of a request's scope lock ("AGRQ").
+    static let requestLockSpace: Int32 = 0x4147_5251
+    /// The first number of a requester-and-resource scope lock ("AGRR").
+    static let requesterLockSpace: Int32 = 0x4147_5252
+
+    /// A stable 32-bit key for `text` (FNV-1a): the same on every gateway and every run.
+    static func lockKey(_ text: String) -> Int32 {
+        var hash: UInt32 = 0x811C_9DC5
+        for byte in text.utf8 {
+            hash = (hash ^ UInt32(byte)) &* 0x0100_0193
+        }
+        return Int32(bitPattern: hash)
+    }
+
     public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
         try await database.read { session in try body(PostgresTransaction(session: session, reviewScopes: ReviewScopeMemo())) }
     }

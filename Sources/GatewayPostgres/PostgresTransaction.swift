@@ -101,8 +101,9 @@ struct StoredRow {
 
 extension PostgresTransaction: AuditRepository {
     /// Appends one audit record (AUDIT-1), linked into the hash chain (AUDIT-3). Only a store
-    /// `write` appends: it holds the write lock, so appends run one at a time across every
-    /// gateway and two records never link to the same predecessor.
+    /// `write` appends, holding the write lock alone or the audit chain's lock (see
+    /// ``AuditChainHead``): appends run one at a time across every gateway, and two records never
+    /// link to the same predecessor.
     func appendAudit(_ entry: AuditEntry) throws {
         guard let auditChain else {
             throw PostgresStoreError("an audit record can be appended only in a write transaction, which holds the write lock")
@@ -123,27 +124,54 @@ extension PostgresTransaction: AuditRepository {
     }
 }
 
-/// The hash of the audit log's last record as one write transaction sees it: first the answer to
-/// ``query``, sent right after the write lock was granted (so it sees every record committed
-/// before, and none can follow until this transaction ends), then each record it appends.
+/// The hash of the audit log's last record as one write transaction sees it, then the hash of each
+/// record it appends.
+///
+/// A write that runs alone reads it right after the write lock was granted (``init(answer:)``):
+/// nothing can be appended until it ends. A write that runs beside others (a ``WriteScope``) takes
+/// the audit chain's lock first, at its first append, and holds it until it ends
+/// (``init(lockingIn:)``): appends, and the commits that follow them, run one at a time.
 final class AuditChainHead: @unchecked Sendable {
     // Used by one transaction body, on one thread at a time.
     static let query: PostgresQuery = "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"
+    /// The advisory lock of audit appends ("AGAUDIT").
+    static let lock: Int64 = 0x4147_4155_4449_54
 
-    private let answer: EventLoopFuture<PostgresQueryResult>
+    private enum Source {
+        case answer(EventLoopFuture<PostgresQueryResult>)
+        case lockFirst(PostgresSession)
+    }
+
+    private let source: Source
     private var appended: String?
 
     init(answer: EventLoopFuture<PostgresQueryResult>) {
-        self.answer = answer
+        self.source = .answer(answer)
+    }
+
+    init(lockingIn session: PostgresSession) {
+        self.source = .lockFirst(session)
     }
 
     /// The hash the next record links to (``AuditChainHash/genesis`` for the first).
     func head() throws -> String {
         if let appended { return appended }
+        let answer: EventLoopFuture<PostgresQueryResult>
+        switch source {
+        case .answer(let sent):
+            answer = sent
+        case .lockFirst(let session):
+            // Queued together: the head is read once the lock is granted, with one wait.
+            let locked = session.send("SELECT pg_advisory_xact_lock(\(Self.lock))")
+            answer = session.send(Self.query)
+            _ = try? locked.wait()
+        }
         let rows: [PostgresRow]
         do {
             rows = try answer.wait().rows
         } catch {
+            // A deferred write that failed first made these fail: report that one.
+            if case .lockFirst(let session) = source { try session.settleDeferred() }
             throw PostgresStoreError.wrap(error)
         }
         guard let row = rows.first else { return AuditChainHash.genesis }

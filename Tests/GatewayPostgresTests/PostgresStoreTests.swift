@@ -132,4 +132,71 @@ struct PostgresStoreTests {
         #expect(expiryLog.count == ids.count)
         for gateway in [first, second] { await (gateway.store as! PostgresStore).close() }
     }
+
+    @Test("A write of one request runs beside a write of another request, and waits for a write of the same request and for a write of everything")
+    func scopedWritesRunSideBySide() async throws {
+        let (first, second, _) = try await twoGateways()
+        let held = AsyncGate(), release = AsyncGate()
+        // The first gateway holds a write of request 1 open until released.
+        let holder = Task {
+            try await first.store.write(.request(1)) { tx in
+                // A statement's answer means the transaction's locks were granted.
+                _ = try tx.request(id: 1)
+                held.open()
+                release.waitBlocking(seconds: 20)
+            }
+        }
+        await held.wait()
+
+        // Another request's write, on the other gateway, is not held up.
+        let other = Task { try await second.store.write(.request(2)) { tx in _ = try tx.request(id: 2); return Date() } }
+        let otherDone = try await other.value
+        // The same request's write, and a write of everything, wait for the holder.
+        let finished = FinishTimes()
+        let sameRequest = Task { try await second.store.write(.request(1)) { tx in _ = try tx.request(id: 1); finished.note("same") } }
+        let everything = Task { try await second.store.write { tx in _ = try tx.request(id: 1); finished.note("everything") } }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(finished.names.isEmpty, "a write ran beside a write of the same request, or a write of everything ran beside another")
+        let released = Date()
+        release.open()
+        try await holder.value
+        try await sameRequest.value
+        try await everything.value
+        #expect(otherDone < released)
+        #expect(Set(finished.names) == ["same", "everything"])
+        #expect(finished.earliest.map { $0 >= released } == true)
+        for gateway in [first, second] { await (gateway.store as! PostgresStore).close() }
+    }
+}
+
+/// A one-way gate a test opens once: waiters wait until it is open.
+private final class AsyncGate: @unchecked Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var isOpen = false
+
+    func open() {
+        lock.withLock { isOpen = true }
+        semaphore.signal()
+    }
+
+    /// Waits on a thread that may block (a store's pool thread), at most `seconds`.
+    func waitBlocking(seconds: Double) {
+        if semaphore.wait(timeout: .now() + seconds) == .success { semaphore.signal() }
+    }
+
+    /// Waits without blocking a thread.
+    func wait() async {
+        while !lock.withLock({ isOpen }) { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+}
+
+/// When each named write finished.
+private final class FinishTimes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var times: [String: Date] = [:]
+
+    func note(_ name: String) { lock.withLock { times[name] = Date() } }
+    var names: [String] { lock.withLock { Array(times.keys) } }
+    var earliest: Date? { lock.withLock { times.values.min() } }
 }

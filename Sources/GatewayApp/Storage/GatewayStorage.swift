@@ -8,8 +8,12 @@ import GatewayCore
 /// commits together or not at all, and concurrent bodies see each other's effects only after
 /// commit. A body that throws rolls back. The SQLite store is the embedded default.
 public protocol GatewayStorage: Sendable {
-    /// Runs `body` in one write transaction.
+    /// Runs `body` in one write transaction, with no other write beside it.
     func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T
+    /// Runs `body` in one write transaction that touches only `scope`: a store that can run writes
+    /// side by side runs it beside writes of other scopes, never beside one of the same scope or
+    /// one of ``WriteScope/everything``. The result is the same as ``write(_:)``'s.
+    func write<T: Sendable>(_ scope: WriteScope, _ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T
     /// Runs `body` in one read-only transaction (a consistent snapshot).
     func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T
 
@@ -153,5 +157,26 @@ public struct AuditChainReport: Sendable, Hashable {
     public init(records: Int, firstBroken: Break?) {
         self.records = records
         self.firstBroken = firstBroken
+    }
+}
+
+/// What a write transaction touches: which other writes may run beside it.
+///
+/// A write that names a scope reads and changes only the rows of that scope, plus rows no other
+/// write reads to decide (new outbox emails, new audit records, which a store orders on its own).
+/// Two writes of one scope never run side by side, and a write of ``everything`` runs alone.
+public enum WriteScope: Sendable, Hashable {
+    /// Anything: no other write runs beside it.
+    case everything
+    /// One request: its decision, its approvals, its cancelling.
+    case request(Int64)
+    /// The requester's requests for one resource: opening one (which expires an overdue one first).
+    case requests(requester: String, resource: String)
+}
+
+extension GatewayStorage {
+    /// A store whose writes run one at a time has nothing to gain from a scope.
+    public func write<T: Sendable>(_ scope: WriteScope, _ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        try await write(body)
     }
 }
