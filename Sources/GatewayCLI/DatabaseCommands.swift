@@ -123,6 +123,7 @@ struct DatabaseCommand: AsyncParsableCommand {
                 counts.append((table, .number(expected)))
             }
             try await target.resetIdentities()
+            try await target.analyze()
             let chain = try await target.verifyAuditChain()
             if let broken = chain.firstBroken {
                 throw CLIFailure("the copied audit log does not verify at record \(broken.id): \(broken.problem)")

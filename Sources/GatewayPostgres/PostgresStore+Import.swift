@@ -48,6 +48,12 @@ extension PostgresStore {
         }
     }
 
+    /// Gathers the planner's statistics of every table (`ANALYZE`), so that the first queries after
+    /// a copy are planned on the copied rows rather than on defaults for empty tables.
+    public func analyze() async throws {
+        try await database.withSession { session in try session.execute("ANALYZE") }
+    }
+
     /// Moves every identity sequence past the copied ids, so new rows get fresh ones.
     public func resetIdentities() async throws {
         try await database.write { session in

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayPostgres
 import GatewayTestSupport
 import Testing
 
@@ -85,6 +86,13 @@ struct DatabaseCopyTests {
         #expect(copied.json["audit_records"] as? Int == records)
         let rows = copied.json["rows"] as? [String: Int] ?? [:]
         #expect(rows["access_requests"] == 2 && rows["grants"] == 1 && rows["api_keys"] == 1)
+        // The copy gathered the planner's statistics (a table never analysed has reltuples -1).
+        let statistics = try PostgresDatabase(url: url, password: PostgresLab.password)
+        let analysed = try await statistics.read { session in
+            try session.value("SELECT reltuples FROM pg_class WHERE relname = 'access_requests'", as: Float.self)
+        }
+        await statistics.close()
+        #expect(analysed == 2)
 
         // Copying again into the now-filled database is refused, and changes nothing.
         let again = try cli.run(["db", "copy", "--to", url.description], environment: environment)
