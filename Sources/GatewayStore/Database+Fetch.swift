@@ -149,11 +149,18 @@ extension Resource {
 }
 
 extension AccessRequest {
+    /// A stored instant the schema never leaves empty.
+    private static func required(_ instant: Date?, _ column: String) throws -> Date {
+        guard let instant else { throw StoreError("access_requests.\(column) is empty") }
+        return instant
+    }
+
     init(row: Row) throws {
         var decision: Decision?
         let action = try decodeIfPresent(DecisionAction.self, row, "decision_action", table: "access_requests")
         let channel = try decodeIfPresent(DecisionChannel.self, row, "decision_channel", table: "access_requests")
-        if let reviewer: String = row["decided_by_email"], let action, let channel, let decidedAt: Date = row["resolved_at"] {
+        let resolvedAt = row.instant("resolved_at")
+        if let reviewer: String = row["decided_by_email"], let action, let channel, let decidedAt = resolvedAt {
             decision = Decision(
                 reviewer: reviewer, action: action, decidedAt: decidedAt, channel: channel,
                 comment: row["decision_comment"]
@@ -167,13 +174,13 @@ extension AccessRequest {
             reason: row["reason"],
             durationSeconds: row["duration_seconds"],
             state: try decode(RequestState.self, row, "state", table: "access_requests"),
-            createdAt: row["created_at"],
-            expiresAt: row["expires_at"],
-            resolvedAt: row["resolved_at"],
+            createdAt: try Self.required(row.instant("created_at"), "created_at"),
+            expiresAt: try Self.required(row.instant("expires_at"), "expires_at"),
+            resolvedAt: resolvedAt,
             decision: decision,
             approvalCount: row["approval_count"],
             approvalsRequired: row["approvals_required"],
-            escalatedAt: row["escalated_at"]
+            escalatedAt: row.instant("escalated_at")
         )
     }
 }

@@ -1,0 +1,49 @@
+import Foundation
+import GRDB
+@testable import GatewayStore
+import Testing
+
+/// The SQLite store reads GRDB's text form of an instant by arithmetic: it must give exactly the
+/// `Date` GRDB's own decoding gives, and leave every other form to GRDB.
+@Suite struct StoredInstantTests {
+    @Test("GRDB's text form of an instant reads to the very Date GRDB decodes, over centuries and every millisecond shape")
+    func sameAsGRDB() throws {
+        var generator = SystemRandomNumberGenerator()
+        // 1900 to 2200, to the millisecond, plus the edges of days, months, leap years and epochs.
+        var instants = (0..<20_000).map { _ in
+            Date(timeIntervalSince1970: Double(Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &generator)) / 1000)
+        }
+        instants += [0, -0.001, 0.999, 951_782_399.999, 951_782_400, 1_709_164_800, 978_307_200, 4_102_444_799.999, -2_208_988_800]
+            .map(Date.init(timeIntervalSince1970:))
+        for instant in instants {
+            let stored = instant.databaseValue
+            guard case .string(let text) = stored.storage else {
+                Issue.record("GRDB stored \(instant) as \(stored), not text")
+                continue
+            }
+            let expected = try #require(Date.fromDatabaseValue(stored))
+            let parsed = Array(text.utf8).withUnsafeBytes { StoredInstant.parse($0) }
+            #expect(parsed == .instant(expected), "\(text)")
+        }
+    }
+
+    @Test("A row's instant: NULL is nil, other forms are read by GRDB")
+    func otherForms() throws {
+        let database = try DatabaseQueue()
+        try database.read { db in
+            let row = try #require(try Row.fetchOne(db, sql: """
+                SELECT '2026-11-30 02:03:04.567' AS exact, NULL AS empty, '2026-11-30 02:03:04' AS seconds,
+                       '2026-11-30T02:03:04.567Z' AS iso, 1800000000 AS number
+                """))
+            #expect(row.instant("exact") == (row["exact"] as Date?))
+            let exact = try #require(row.instant("exact"))
+            #expect(abs(exact.timeIntervalSince1970 - 1_796_004_184.567) < 0.000_001)
+            #expect(row.instant("empty") == nil)
+            #expect(row.instant("seconds") == (row["seconds"] as Date?) && row.instant("seconds") != nil)
+            #expect(row.instant("iso") == (row["iso"] as Date?))
+            #expect(row.instant("number") == Date(timeIntervalSince1970: 1_800_000_000))
+        }
+        let malformed = Array("2026-13-30 02:03:04.567".utf8).withUnsafeBytes { StoredInstant.parse($0) }
+        #expect(malformed == .otherForm)
+    }
+}
