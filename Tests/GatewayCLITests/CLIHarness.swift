@@ -76,7 +76,10 @@ struct CLIHarness {
 
     /// Runs one command with `--config` pointing at the scratch configuration, from `cwd` (the
     /// scratch folder by default), with extra environment variables.
-    func run(_ arguments: [String], config: Bool = true, environment: [String: String] = [:], cwd: URL? = nil) throws -> Result {
+    ///
+    /// The command is waited for on a thread of its own: a test blocking one of the few threads
+    /// of the shared concurrency pool would stall every other test running beside it.
+    func run(_ arguments: [String], config: Bool = true, environment: [String: String] = [:], cwd: URL? = nil) async throws -> Result {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments + (config ? ["--config", configPath] : [])
@@ -84,17 +87,39 @@ struct CLIHarness {
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         }
+        return try await Self.runToEnd(process)
+    }
+
+    func run(_ arguments: String...) async throws -> Result { try await run(arguments) }
+
+    /// Runs `process` to its end on a thread of its own and collects its output.
+    static func runToEnd(_ process: Process) async throws -> Result {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        let box = UncheckedSendable(value: (process, out, err))
+        return await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let (process, out, err) = box.value
+                // Standard error is drained beside standard output, so that neither pipe fills up
+                // while the other is read.
+                let errors = UncheckedSendable(value: NSMutableData())
+                let drained = DispatchSemaphore(value: 0)
+                Thread.detachNewThread {
+                    errors.value.append(err.fileHandleForReading.readDataToEndOfFile())
+                    drained.signal()
+                }
+                let stdout = out.fileHandleForReading.readDataToEndOfFile()
+                drained.wait()
+                process.waitUntilExit()
+                continuation.resume(returning: Result(
+                    status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                    stderr: String(decoding: errors.value as Data, as: UTF8.self)
+                ))
+            }
+        }
     }
-
-    func run(_ arguments: String...) throws -> Result { try run(arguments) }
 
     /// Starts `approval-gateway serve` on this harness's configuration, in the background, writing
     /// its output to `NAME.log` in the harness's folder. The caller stops it.
@@ -114,4 +139,9 @@ struct CLIHarness {
         try serve.run()
         return (serve, log)
     }
+}
+
+/// A value handed to one other thread, which alone uses it from then on.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
 }

@@ -19,9 +19,9 @@ import Testing
     }
 
     @Test("config check prints the effective configuration with secrets masked, and passes on a good one")
-    func goodConfiguration() throws {
+    func goodConfiguration() async throws {
         let cli = try etcLikeCLI()
-        let result = try cli.run(["config", "check"], environment: ["APPROVAL_GATEWAY_IMAP_PASSWORD": "hunter2-very-secret"])
+        let result = try await cli.run(["config", "check"], environment: ["APPROVAL_GATEWAY_IMAP_PASSWORD": "hunter2-very-secret"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stdout.contains("hunter2") && !result.stderr.contains("hunter2"))
         let effective = try #require(result.json["effective"] as? [String: Any])
@@ -33,10 +33,10 @@ import Testing
     }
 
     @Test("config check lists every problem at once and exits 1")
-    func problems() throws {
+    func problems() async throws {
         let cli = try etcLikeCLI("templates: /nonexistent/templates\n")
         try "users:\n  - { email: not-an-address }\n".write(to: cli.directory.appendingPathComponent("directory.yaml"), atomically: true, encoding: .utf8)
-        let result = try cli.run("config", "check")
+        let result = try await cli.run("config", "check")
         #expect(result.status == 1)
         let problems = try #require(result.json["problems"] as? [String])
         #expect(problems.count >= 3, "\(problems)")
@@ -45,17 +45,17 @@ import Testing
         #expect(problems.contains { $0.contains("/nonexistent/templates/web") })
 
         let broken = try etcLikeCLI("smtp:\n  starttls: sometimes\n")
-        let unreadable = try broken.run("config", "check")
+        let unreadable = try await broken.run("config", "check")
         #expect(unreadable.status == 1 && unreadable.stderr.contains("smtp"))
     }
 
     @Test("A configuration outside the project (no templates key) runs with the built-in templates")
-    func runsFromAnywhere() throws {
+    func runsFromAnywhere() async throws {
         let cli = try etcLikeCLI()
         // Run from an unrelated working directory, with the configuration given by path.
-        let created = try cli.run(["request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", "from /etc"], cwd: URL(fileURLWithPath: "/"))
+        let created = try await cli.run(["request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", "from /etc"], cwd: URL(fileURLWithPath: "/"))
         #expect(created.status == 0, "\(created.stderr)")
-        #expect(try cli.run(["config", "check"], cwd: URL(fileURLWithPath: "/")).status == 0)
+        #expect(try await cli.run(["config", "check"], cwd: URL(fileURLWithPath: "/")).status == 0)
     }
 
     @Test("OIDC-7: config check shows the identity provider with its secret masked, and warns when the provider cannot be reached")
@@ -63,14 +63,14 @@ import Testing
         let lab = try await OIDCLab.start(users: [])
         defer { lab.stop() }
         let cli = try etcLikeCLI("auth:\n  oidc:\n    issuer: \(lab.issuer)\n    client_id: approval-gateway\n")
-        let result = try cli.run(["config", "check"], environment: ["APPROVAL_GATEWAY_AUTH_OIDC_CLIENT_SECRET": "oidc-very-secret"])
+        let result = try await cli.run(["config", "check"], environment: ["APPROVAL_GATEWAY_AUTH_OIDC_CLIENT_SECRET": "oidc-very-secret"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!result.stdout.contains("oidc-very-secret") && !result.stderr.contains("oidc-very-secret"))
         let oidc = try #require(((result.json["effective"] as? [String: Any])?["auth"] as? [String: Any])?["oidc"] as? [String: Any])
         #expect(oidc["client_secret"] as? String == "********" && oidc["issuer"] as? String == lab.issuer)
         #expect((result.json["warnings"] as? [String])?.contains { $0.hasPrefix("auth.oidc") } == false)
         lab.stop()
-        let down = try cli.run(["config", "check"])
+        let down = try await cli.run(["config", "check"])
         #expect((down.json["warnings"] as? [String])?.contains { $0.hasPrefix("auth.oidc") && $0.contains("cannot reach") } == true, "\(down.stdout)")
     }
 }

@@ -32,7 +32,7 @@ import Testing
         try lab("reset-user", Self.gatewayUser)
         let cli = try CLIHarness(extraConfig: CLIHarness.labConfiguration(gatewayUser: Self.gatewayUser))
         // send-test through the stamping server: delivered, stamped.
-        let sent = try cli.run("mail", "send-test", "--to", "\(Self.gatewayUser)@example.test")
+        let sent = try await cli.run("mail", "send-test", "--to", "\(Self.gatewayUser)@example.test")
         #expect(sent.status == 0, "\(sent.stderr)")
         let clean = try await waitForStampReport(cli, checked: 1)
         #expect(clean.status == 0 && clean.stamps?["missing"] as? Int == 0)
@@ -66,7 +66,7 @@ import Testing
     func waitForStampReport(_ cli: CLIHarness, checked: Int) async throws -> StampResult {
         let deadline = ContinuousClock.now + .seconds(15)
         while true {
-            let result = try cli.run("mail", "check-inbox")
+            let result = try await cli.run("mail", "check-inbox")
             let json = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
             let report = StampResult(status: result.status, json: json, stderr: result.stderr)
             if (report.stamps?["checked"] as? Int ?? 0) >= checked || ContinuousClock.now > deadline { return report }

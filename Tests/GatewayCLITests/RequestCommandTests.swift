@@ -4,9 +4,9 @@ import Testing
 /// The CLI as an operator uses it, on the demo directory, through the real executable.
 @Suite struct RequestCommandTests {
     @Test("Create, refuse, decide, show, list and check access on the demo directory")
-    func fullFlow() throws {
+    func fullFlow() async throws {
         let cli = try CLIHarness()
-        let created = try cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", "incident 42", "--duration", "4h")
+        let created = try await cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", "incident 42", "--duration", "4h")
         #expect(created.status == 0, "\(created.stderr)")
         let request = created.json
         for key in ["id", "kind", "status", "requester", "resource", "reason", "duration_seconds", "created_at", "expires_at", "decided_at", "decided_by", "channel", "comment"] {
@@ -21,16 +21,16 @@ import Testing
         #expect(created_at.hasSuffix("Z") && created_at.count == 20)
 
         // AUTHZ-2 through the CLI: approver3 approves staging-web, not prod-db.
-        let refused = try cli.run("request", "decide", "\(id)", "--reviewer", "approver3@example.test", "--approve")
+        let refused = try await cli.run("request", "decide", "\(id)", "--reviewer", "approver3@example.test", "--approve")
         #expect(refused.status == 3)
         #expect(refused.stdout.isEmpty)
         #expect(refused.stderr.contains("not_allowed"))
         // AUTHZ-1 through the CLI.
-        let selfDecision = try cli.run("request", "decide", "\(id)", "--reviewer", "requester1@example.test", "--approve")
+        let selfDecision = try await cli.run("request", "decide", "\(id)", "--reviewer", "requester1@example.test", "--approve")
         #expect(selfDecision.status == 3)
         #expect(selfDecision.stderr.contains("self_decision"))
 
-        let decided = try cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve", "--comment", "on call")
+        let decided = try await cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve", "--comment", "on call")
         #expect(decided.status == 0, "\(decided.stderr)")
         #expect(decided.json["status"] as? String == "approved")
         #expect(decided.json["decided_by"] as? String == "approver1@example.test")
@@ -38,27 +38,27 @@ import Testing
         #expect(decided.json["comment"] as? String == "on call")
 
         // AUTHZ-3 through the CLI.
-        let again = try cli.run("request", "decide", "\(id)", "--reviewer", "approver2@example.test", "--deny")
+        let again = try await cli.run("request", "decide", "\(id)", "--reviewer", "approver2@example.test", "--deny")
         #expect(again.status == 3)
         #expect(again.stderr.contains("already approved by approver1@example.test"))
 
-        let shown = try cli.run("request", "show", "\(id)")
+        let shown = try await cli.run("request", "show", "\(id)")
         #expect(shown.json["status"] as? String == "approved")
 
-        let access = try cli.run("access", "check", "--user", "requester1@example.test", "--resource", "prod-db")
+        let access = try await cli.run("access", "check", "--user", "requester1@example.test", "--resource", "prod-db")
         #expect(access.json["allowed"] as? Bool == true)
         #expect(access.json["until"] is String)
-        let noAccess = try cli.run("access", "check", "--user", "requester2@example.test", "--resource", "prod-db")
+        let noAccess = try await cli.run("access", "check", "--user", "requester2@example.test", "--resource", "prod-db")
         #expect(noAccess.json["allowed"] as? Bool == false)
         #expect(noAccess.json["until"] is NSNull)
 
-        #expect(try cli.run("request", "list").jsonLines.isEmpty)
-        #expect(try cli.run("request", "list", "--status", "resolved").jsonLines.count == 1)
-        #expect(try cli.run("request", "list", "--status", "all").jsonLines.count == 1)
+        #expect(try await cli.run("request", "list").jsonLines.isEmpty)
+        #expect(try await cli.run("request", "list", "--status", "resolved").jsonLines.count == 1)
+        #expect(try await cli.run("request", "list", "--status", "all").jsonLines.count == 1)
     }
 
     @Test("AUTHZ-4: on a resource needing two approvals the first decide prints 'approval recorded: 1 of 2', a repeat exits 3, a second reviewer decides")
-    func twoApprovals() throws {
+    func twoApprovals() async throws {
         let cli = try CLIHarness(directoryYAML: """
             users:
               - { email: admin@example.test, name: Ada Admin, role: admin }
@@ -70,38 +70,38 @@ import Testing
             resources:
               - { name: vault, approver_groups: [db-approvers], approvals_required: 2 }
             """)
-        let created = try cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "vault", "--reason", "rotate keys", "--duration", "1h")
+        let created = try await cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "vault", "--reason", "rotate keys", "--duration", "1h")
         let id = try #require(created.json["id"] as? Int)
-        let first = try cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve")
+        let first = try await cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve")
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("approval recorded: 1 of 2"))
         #expect(first.json["status"] as? String == "pending" && first.json["approvals"] as? Int == 1 && first.json["approvals_required"] as? Int == 2)
-        let again = try cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve")
+        let again = try await cli.run("request", "decide", "\(id)", "--reviewer", "approver1@example.test", "--approve")
         #expect(again.status == 3 && again.stderr.contains("already_approved"))
-        let second = try cli.run("request", "decide", "\(id)", "--reviewer", "admin@example.test", "--approve")
+        let second = try await cli.run("request", "decide", "\(id)", "--reviewer", "admin@example.test", "--approve")
         #expect(second.status == 0 && second.json["status"] as? String == "approved" && second.json["approvals"] as? Int == 2)
         // The directory refuses more approvals than there are reviewers.
         try """
             users: [{ email: a@example.test }]
             resources: [{ name: solo, approvals_required: 2 }]
             """.write(toFile: cli.directory.appendingPathComponent("directory.yaml").path, atomically: true, encoding: .utf8)
-        let check = try cli.run("directory", "import", cli.directory.appendingPathComponent("directory.yaml").path)
+        let check = try await cli.run("directory", "import", cli.directory.appendingPathComponent("directory.yaml").path)
         #expect(check.status != 0 && check.stderr.contains("approvals_required is 2, but only 0 reviewers"))
     }
 
     @Test("Cancel by the requester; anyone else is refused")
-    func cancel() throws {
+    func cancel() async throws {
         let cli = try CLIHarness()
-        let created = try cli.run("request", "create", "--requester", "requester2@example.test", "--resource", "staging-web", "--reason", "deploy")
+        let created = try await cli.run("request", "create", "--requester", "requester2@example.test", "--resource", "staging-web", "--reason", "deploy")
         let id = try #require(created.json["id"] as? Int)
         #expect(created.json["duration_seconds"] as? Int == 3600)
-        let wrong = try cli.run("request", "cancel", "\(id)", "--requester", "requester1@example.test")
+        let wrong = try await cli.run("request", "cancel", "\(id)", "--requester", "requester1@example.test")
         #expect(wrong.status == 3)
         #expect(wrong.stderr.contains("not_requester"))
-        let cancelled = try cli.run("request", "cancel", "\(id)", "--requester", "requester2@example.test")
+        let cancelled = try await cli.run("request", "cancel", "\(id)", "--requester", "requester2@example.test")
         #expect(cancelled.status == 0)
         #expect(cancelled.json["status"] as? String == "cancelled")
-        let decide = try cli.run("request", "decide", "\(id)", "--reviewer", "admin@example.test", "--approve")
+        let decide = try await cli.run("request", "decide", "\(id)", "--reviewer", "admin@example.test", "--approve")
         #expect(decide.status == 3)
         #expect(decide.stderr.contains("not_pending"))
     }
@@ -114,22 +114,22 @@ import Testing
         (["--resource", "prod-db", "--requester", "requester1@example.test", "--reason", " "], "reason is required"),
         (["--resource", "prod-db", "--requester", "requester1@example.test", "--reason", "x", "--kind", "unlock"], "not locked"),
     ])
-    func badRequests(arguments: [String], message: String) throws {
+    func badRequests(arguments: [String], message: String) async throws {
         let cli = try CLIHarness()
-        let result = try cli.run(["request", "create"] + arguments)
+        let result = try await cli.run(["request", "create"] + arguments)
         #expect(result.status != 0)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains(message), "\(result.stderr)")
-        #expect(try cli.run("request", "list", "--status", "all").jsonLines.isEmpty)
+        #expect(try await cli.run("request", "list", "--status", "all").jsonLines.isEmpty)
     }
 
     @Test("Unknown request ids and a missing --approve/--deny are clear errors")
-    func usageErrors() throws {
+    func usageErrors() async throws {
         let cli = try CLIHarness()
-        let missing = try cli.run("request", "show", "42")
+        let missing = try await cli.run("request", "show", "42")
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("there is no request 42"))
-        let both = try cli.run("request", "decide", "1", "--reviewer", "admin@example.test", "--approve", "--deny")
+        let both = try await cli.run("request", "decide", "1", "--reviewer", "admin@example.test", "--approve", "--deny")
         #expect(both.status == 64)
         #expect(both.stderr.contains("exactly one of --approve and --deny"))
     }
@@ -137,13 +137,13 @@ import Testing
     @Test("AUTHZ-4: ten reviewers' processes deciding at once give exactly one decision")
     func concurrentProcesses() async throws {
         let cli = try CLIHarness()
-        let created = try cli.run("request", "create", "--requester", "requester3@example.test", "--resource", "prod-db", "--reason", "race")
+        let created = try await cli.run("request", "create", "--requester", "requester3@example.test", "--resource", "prod-db", "--reason", "race")
         let id = try #require(created.json["id"] as? Int)
         let reviewers = ["admin@example.test", "approver1@example.test", "approver2@example.test", "approver4@example.test"]
         let results = try await withThrowingTaskGroup(of: CLIHarness.Result.self) { group in
             for index in 0..<10 {
                 group.addTask {
-                    try cli.run(["request", "decide", "\(id)", "--reviewer", reviewers[index % reviewers.count], index.isMultiple(of: 2) ? "--approve" : "--deny"])
+                    try await cli.run(["request", "decide", "\(id)", "--reviewer", reviewers[index % reviewers.count], index.isMultiple(of: 2) ? "--approve" : "--deny"])
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }

@@ -5,9 +5,9 @@ import Testing
 /// `scripts/seed-demo`: history at scale for the pages and the benchmarks.
 @Suite struct SeedDemoTests {
     @Test("seed-demo adds N requests over the chosen days, at most one open per requester and resource; the gateway reads them")
-    func seeds() throws {
+    func seeds() async throws {
         let cli = try CLIHarness()
-        #expect(try cli.run("directory", "show").status == 0)  // creates the database with the directory
+        #expect(try await cli.run("directory", "show").status == 0)  // creates the database with the directory
         let database = cli.directory.appendingPathComponent("gateway.sqlite").path
         let script = Process()
         script.executableURL = CLIHarness.projectRoot.appendingPathComponent("scripts/seed-demo")
@@ -18,7 +18,7 @@ import Testing
         #expect(script.terminationStatus == 0)
 
         let queue = try DatabaseQueue(path: database)
-        let (total, open, oldest, duplicates) = try queue.read { db in
+        let (total, open, oldest, duplicates) = try await queue.read { db in
             (
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM access_requests") ?? 0,
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM access_requests WHERE state = 'pending'") ?? 0,
@@ -30,9 +30,9 @@ import Testing
         let age = Date().timeIntervalSince(try #require(oldest))
         #expect(age > 400 * 86_400 && age <= 731 * 86_400, "the oldest request is \(age / 86_400) days old")
         // The gateway reads the seeded history, and its audit chain is untouched.
-        let listed = try cli.run("request", "list", "--status", "pending")
+        let listed = try await cli.run("request", "list", "--status", "pending")
         #expect(listed.status == 0 && listed.jsonLines.count == open)
-        #expect(try cli.run("audit", "verify").status == 0)
+        #expect(try await cli.run("audit", "verify").status == 0)
         // Without a directory there is nothing to seed.
         let empty = Process()
         empty.executableURL = script.executableURL

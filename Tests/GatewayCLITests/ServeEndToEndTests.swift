@@ -23,7 +23,7 @@ import Testing
         defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
 
         let marker = "serve-e2e-\(UUID().uuidString.prefix(8))"
-        let created = try cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", marker, "--duration", "1h")
+        let created = try await cli.run("request", "create", "--requester", "requester1@example.test", "--resource", "prod-db", "--reason", marker, "--duration", "1h")
         #expect(created.status == 0, "\(created.stderr)")
         let id = try #require(created.json["id"] as? Int)
 
@@ -60,7 +60,7 @@ import Testing
         #expect(curl.terminationStatus == 0)
 
         let decided = try await eventually("the decision") { () -> [String: Any]? in
-            let shown = try cli.run("request", "show", "\(id)").json
+            let shown = try await cli.run("request", "show", "\(id)").json
             return shown["status"] as? String == "pending" ? nil : shown
         }
         #expect(decided["status"] as? String == "approved")

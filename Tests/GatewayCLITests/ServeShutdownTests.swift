@@ -81,7 +81,7 @@ import Testing
               - { name: staging-db, approver_groups: [db-approvers] }
             """)
         for index in 0..<40 {
-            let created = try cli.run("request", "create", "--requester", "requester\(index / 2 + 1)@example.test", "--resource", index.isMultiple(of: 2) ? "prod-db" : "staging-db", "--reason", "backlog \(index)")
+            let created = try await cli.run("request", "create", "--requester", "requester\(index / 2 + 1)@example.test", "--resource", index.isMultiple(of: 2) ? "prod-db" : "staging-db", "--reason", "backlog \(index)")
             #expect(created.status == 0, "\(created.stderr)")
         }
         let (serve, _) = try await startServe(cli)
@@ -92,17 +92,17 @@ import Testing
         while serve.isRunning, clock.now - start < .seconds(10) { try await Task.sleep(for: .milliseconds(20)) }
         #expect(!serve.isRunning && serve.terminationStatus == 0)
         // Nothing is left claimed: every email is sent or waiting, none stuck until a lease runs out.
-        let entries = try cli.run("outbox", "list").jsonLines
+        let entries = try await cli.run("outbox", "list").jsonLines
         #expect(!entries.isEmpty)
         #expect(entries.allSatisfy { ["sent", "pending"].contains($0["status"] as? String) }, "\(entries.map { $0["status"] ?? "?" })")
 
         let (again, _) = try await startServe(cli)
         defer { if again.isRunning { kill(again.processIdentifier, SIGKILL) } }
         let deadline = clock.now + .seconds(30)
-        while clock.now < deadline, try !cli.run("outbox", "list").jsonLines.allSatisfy({ $0["status"] as? String == "sent" }) {
+        while clock.now < deadline, try await !cli.run("outbox", "list").jsonLines.allSatisfy({ $0["status"] as? String == "sent" }) {
             try await Task.sleep(for: .milliseconds(200))
         }
-        let final = try cli.run("outbox", "list").jsonLines
+        let final = try await cli.run("outbox", "list").jsonLines
         #expect(final.allSatisfy { $0["status"] as? String == "sent" }, "\(final.filter { $0["status"] as? String != "sent" })")
         kill(again.processIdentifier, SIGTERM)
     }

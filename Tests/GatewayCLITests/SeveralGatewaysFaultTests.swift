@@ -35,7 +35,7 @@ import Testing
         let url = try await PostgresLab.freshDatabase("fault")
         let cli = try CLIHarness(directoryYAML: Self.directoryYAML(resources: backlogResources + laterResources), extraConfig: "")
         let keysFile = cli.directory.appendingPathComponent("signing.keys")
-        let keyText = try cli.run(["signing", "generate-key"], config: false).stdout
+        let keyText = try await cli.run(["signing", "generate-key"], config: false).stdout
         try keyText.write(to: keysFile, atomically: true, encoding: .utf8)
         try """
             database: \(url)
@@ -45,7 +45,7 @@ import Testing
             \(CLIHarness.labConfiguration(gatewayUser: Self.gatewayUser, imapExtra: "  poll_interval: 1s", extra: "notifications:\n  sweep_interval: 1s"))
             """.write(toFile: cli.configPath, atomically: true, encoding: .utf8)
         let environment = ["APPROVAL_GATEWAY_DATABASE_PASSWORD": PostgresLab.password]
-        #expect(try cli.run(["db", "migrate"], environment: environment).status == 0)
+        #expect(try await cli.run(["db", "migrate"], environment: environment).status == 0)
 
         // The test's own view of the database, with the gateways' keys.
         let store = try await PostgresStore.open(url: url, password: PostgresLab.password)
