@@ -42,14 +42,19 @@ public final class PostgresStore: Sendable {
 extension PostgresStore: GatewayStorage {
     public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
         // The audit chain's head is read with the lock, so appending costs no wait of its own.
-        try await database.write(prefetching: AuditChainHead.query) { session in
-            try body(PostgresTransaction(session: session, auditChain: session.prefetched.map(AuditChainHead.init(answer:))))
+        try await database.write(prefetching: AuditChainAppender.headQuery) { session in
+            let transaction = PostgresTransaction(
+                session: session, auditChain: session.prefetched.map { AuditChainAppender(session: session, prefetchedHead: $0) }
+            )
+            let value = try body(transaction)
+            try transaction.auditChain?.flush()
+            return value
         }
     }
 
     /// A write of one request (or one requester's requests for a resource) runs beside writes of
     /// other scopes: it holds the write lock shared and its scope's lock alone, and takes the audit
-    /// chain's lock only when it appends, so writes queue on each other only for their audit
+    /// chain's lock only once its body is done, so writes queue on each other only for their audit
     /// records and commit.
     public func write<T: Sendable>(_ scope: WriteScope, _ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
         let key: (Int32, Int32)
@@ -63,7 +68,10 @@ extension PostgresStore: GatewayStorage {
             key = (Self.requesterLockSpace, Self.lockKey("\(EmailAddress.normalize(requester))\n\(resource)"))
         }
         return try await database.write(sharing: key) { session in
-            try body(PostgresTransaction(session: session, auditChain: AuditChainHead(lockingIn: session)))
+            let transaction = PostgresTransaction(session: session, auditChain: AuditChainAppender(lockingIn: session))
+            let value = try body(transaction)
+            try transaction.auditChain?.flush()
+            return value
         }
     }
 

@@ -13,9 +13,9 @@ struct PostgresTransaction {
     /// In a read-only transaction, who reviews what as this transaction looked it up (its snapshot
     /// cannot change); `nil` in a write, which may change the directory it reads.
     var reviewScopes: ReviewScopeMemo? = nil
-    /// In a store `write`, the audit chain's head as this transaction sees it; `nil` elsewhere,
-    /// where nothing may append to the audit log.
-    var auditChain: AuditChainHead? = nil
+    /// In a store `write`, the audit records it appends; `nil` elsewhere, where nothing may
+    /// append to the audit log.
+    var auditChain: AuditChainAppender? = nil
 
     @discardableResult
     func execute(_ query: PostgresQuery) throws -> Int { try session.execute(query) }
@@ -100,70 +100,79 @@ struct StoredRow {
 // MARK: Audit
 
 extension PostgresTransaction: AuditRepository {
-    /// Appends one audit record (AUDIT-1), linked into the hash chain (AUDIT-3). Only a store
-    /// `write` appends, holding the write lock alone or the audit chain's lock (see
-    /// ``AuditChainHead``): appends run one at a time across every gateway, and two records never
-    /// link to the same predecessor.
+    /// Appends one audit record (AUDIT-1). It is linked into the hash chain (AUDIT-3) and written
+    /// when the transaction's body ends, just before it commits (see ``AuditChainAppender``).
+    /// Only a store `write` appends.
     func appendAudit(_ entry: AuditEntry) throws {
         guard let auditChain else {
             throw PostgresStoreError("an audit record can be appended only in a write transaction, which holds the write lock")
         }
-        let detail = try AuditChainHash.detailText(entry.detail)
-        let at = AuditChainHash.instantText(entry.at)
-        let previousHash = try auditChain.head()
-        let hash = AuditChainHash.hash(
-            at: at, action: entry.action.rawValue, actor: entry.actor, requestID: entry.requestID, channel: entry.channel?.rawValue,
-            outcome: entry.outcome.rawValue, reason: entry.reason, detail: detail, previous: previousHash
-        )
-        executeDeferred("""
-            INSERT INTO audit_log (at, at_text, action, actor, request_id, channel, outcome, reason, detail, prev_hash, hash)
-            VALUES (\(entry.at), \(at), \(entry.action.rawValue), \(entry.actor), \(entry.requestID), \(entry.channel?.rawValue),
-                    \(entry.outcome.rawValue), \(entry.reason), \(detail), \(previousHash), \(hash))
-            """)
-        auditChain.advance(to: hash)
+        try auditChain.append(entry)
     }
 }
 
-/// The hash of the audit log's last record as one write transaction sees it, then the hash of each
-/// record it appends.
+/// The audit records one write transaction appends, linked into the hash chain as its body ends.
 ///
-/// A write that runs alone reads it right after the write lock was granted (``init(answer:)``):
-/// nothing can be appended until it ends. A write that runs beside others (a ``WriteScope``) takes
-/// the audit chain's lock first, at its first append, and holds it until it ends
-/// (``init(lockingIn:)``): appends, and the commits that follow them, run one at a time.
-final class AuditChainHead: @unchecked Sendable {
+/// The chain's head must not move between reading it and committing the records that follow it,
+/// so appends run one at a time across every gateway. A write that runs alone reads the head right
+/// after the write lock was granted (``init(session:prefetchedHead:)``): nothing can be appended
+/// until it ends. A write that runs beside others (a ``WriteScope``) takes the audit chain's lock
+/// and reads the head only once its body is done (``init(lockingIn:)``), so that it holds that
+/// lock for the records' insert and the commit alone.
+final class AuditChainAppender: @unchecked Sendable {
     // Used by one transaction body, on one thread at a time.
-    static let query: PostgresQuery = "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"
+    static let headQuery: PostgresQuery = "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1"
     /// The advisory lock of audit appends ("AGAUDIT").
     static let lock: Int64 = 0x4147_4155_4449_54
 
-    private enum Source {
-        case answer(EventLoopFuture<PostgresQueryResult>)
-        case lockFirst(PostgresSession)
-    }
+    private let session: PostgresSession
+    private let prefetchedHead: EventLoopFuture<PostgresQueryResult>?
+    private var pending: [(entry: AuditEntry, at: String, detail: String)] = []
 
-    private let source: Source
-    private var appended: String?
-
-    init(answer: EventLoopFuture<PostgresQueryResult>) {
-        self.source = .answer(answer)
+    init(session: PostgresSession, prefetchedHead: EventLoopFuture<PostgresQueryResult>) {
+        self.session = session
+        self.prefetchedHead = prefetchedHead
     }
 
     init(lockingIn session: PostgresSession) {
-        self.source = .lockFirst(session)
+        self.session = session
+        self.prefetchedHead = nil
+    }
+
+    /// Keeps `entry` for ``flush()``; a detail that cannot be stored fails here, at the append.
+    func append(_ entry: AuditEntry) throws {
+        pending.append((entry, AuditChainHash.instantText(entry.at), try AuditChainHash.detailText(entry.detail)))
+    }
+
+    /// Links the kept records to the chain's head, in order, and sends their insert. The
+    /// transaction commits right after.
+    func flush() throws {
+        guard !pending.isEmpty else { return }
+        var previous = try head()
+        for (entry, at, detail) in pending {
+            let hash = AuditChainHash.hash(
+                at: at, action: entry.action.rawValue, actor: entry.actor, requestID: entry.requestID, channel: entry.channel?.rawValue,
+                outcome: entry.outcome.rawValue, reason: entry.reason, detail: detail, previous: previous
+            )
+            session.sendDeferred("""
+                INSERT INTO audit_log (at, at_text, action, actor, request_id, channel, outcome, reason, detail, prev_hash, hash)
+                VALUES (\(entry.at), \(at), \(entry.action.rawValue), \(entry.actor), \(entry.requestID), \(entry.channel?.rawValue),
+                        \(entry.outcome.rawValue), \(entry.reason), \(detail), \(previous), \(hash))
+                """)
+            previous = hash
+        }
+        pending.removeAll()
     }
 
     /// The hash the next record links to (``AuditChainHash/genesis`` for the first).
-    func head() throws -> String {
-        if let appended { return appended }
+    private func head() throws -> String {
         let answer: EventLoopFuture<PostgresQueryResult>
-        switch source {
-        case .answer(let sent):
-            answer = sent
-        case .lockFirst(let session):
+        if let prefetchedHead {
+            answer = prefetchedHead
+        } else {
             // Queued together: the head is read once the lock is granted, with one wait.
             let locked = session.send("SELECT pg_advisory_xact_lock(\(Self.lock))")
-            answer = session.send(Self.query)
+            answer = session.send(Self.headQuery)
             _ = try? locked.wait()
         }
         let rows: [PostgresRow]
@@ -171,7 +180,7 @@ final class AuditChainHead: @unchecked Sendable {
             rows = try answer.wait().rows
         } catch {
             // A deferred write that failed first made these fail: report that one.
-            if case .lockFirst(let session) = source { try session.settleDeferred() }
+            try session.settleDeferred()
             throw PostgresStoreError.wrap(error)
         }
         guard let row = rows.first else { return AuditChainHash.genesis }
@@ -181,8 +190,6 @@ final class AuditChainHead: @unchecked Sendable {
             throw PostgresStoreError("the audit log's last hash could not be read: \(error)")
         }
     }
-
-    func advance(to hash: String) { appended = hash }
 }
 
 extension AuditEntry {
