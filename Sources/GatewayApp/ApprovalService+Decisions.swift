@@ -214,9 +214,7 @@ extension ApprovalService {
             "approvers_so_far": counted.map(\.reviewer).joined(separator: ","),
         ]
         if let comment = attempt.comment { context["approval_comment"] = comment }
-        for recipient in recipients {
-            try tx.enqueue(.approvalRecorded, requestID: request.id, recipient: recipient, context: context, now: now)
-        }
+        try tx.enqueue(.approvalRecorded, requestID: request.id, recipients: recipients, context: context, now: now)
         guard let pending = try tx.request(id: request.id) else { throw ServiceInvariantError("request \(request.id) vanished while being approved") }
         return .short(pending)
     }

@@ -104,9 +104,7 @@ extension ApprovalService {
         let recipients = NotificationRecipients.forNewRequest(
             request, resource: resource, users: audience.users, groups: audience.groups, preferences: audience.preferences
         )
-        for recipient in recipients {
-            try tx.enqueue(.newRequest, requestID: request.id, recipient: recipient, context: [:], now: now)
-        }
+        try tx.enqueue(.newRequest, requestID: request.id, recipients: recipients, context: [:], now: now)
     }
 
     /// Queues the outcome emails of a request that just left `pending`.
@@ -135,9 +133,7 @@ extension ApprovalService {
         }
         // Under a quorum: everyone whose approval counted.
         if !approvers.isEmpty { context["approvers"] = approvers.joined(separator: ", ") }
-        for recipient in recipients {
-            try tx.enqueue(kind, requestID: request.id, recipient: recipient, context: context, now: now)
-        }
+        try tx.enqueue(kind, requestID: request.id, recipients: recipients, context: context, now: now)
     }
 
     // MARK: Access and usage

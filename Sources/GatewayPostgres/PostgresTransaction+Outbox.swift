@@ -13,6 +13,22 @@ extension PostgresTransaction: OutboxRepository {
             """)
     }
 
+    /// One statement for every recipient (each statement is a round trip): the rows go in the
+    /// recipients' order, so their ids keep it.
+    func enqueue(_ kind: NotificationKind, requestID: Int64?, recipients: [NotificationRecipient], context: [String: String], now: Date) throws {
+        guard recipients.count > 1 else {
+            if let recipient = recipients.first { try enqueue(kind, requestID: requestID, recipient: recipient, context: context, now: now) }
+            return
+        }
+        let json = context.isEmpty ? "{}" : String(decoding: try JSONEncoder.sortedKeys.encode(context), as: UTF8.self)
+        executeDeferred("""
+            INSERT INTO outbox (kind, request_id, recipient, reason, created_at, next_attempt_at, context)
+            SELECT \(kind.rawValue), \(requestID), r.recipient, r.reason, \(now), \(now), \(json)
+            FROM unnest(\(recipients.map(\.email))::text[], \(recipients.map(\.reason))::text[]) WITH ORDINALITY AS r(recipient, reason, n)
+            ORDER BY r.n
+            """)
+    }
+
     func notifiedRecipients(requestID: Int64) throws -> [String] {
         try values("""
             SELECT DISTINCT recipient COLLATE "C" AS recipient FROM outbox WHERE request_id = \(requestID) AND kind IN ('new_request', 'escalated')

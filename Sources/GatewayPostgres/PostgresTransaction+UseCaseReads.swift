@@ -33,22 +33,21 @@ extension PostgresTransaction: UseCaseReads {
     func openingFacts(requester: String, resource name: String, now: Date) throws -> OpeningFacts {
         let requester = EmailAddress.normalize(requester)
         let answers = try session.rows([
-            Self.overdueQuery(now: now, requester: requester, resource: name),
             "\(unescaped: Self.resourceSelect) WHERE r.name = \(name)",
             "SELECT * FROM users WHERE email = \(requester)",
             Self.activeLockQuery(user: requester, resource: name),
             Self.requestQuery("WHERE u.email = \(requester) AND res.name = \(name) AND r.state = 'pending'"),
         ] + Self.newRequestAudienceQueries(resource: name))
-        let overdue = try answers[0].map { row in
-            try StoredRow(row, table: "access_requests")("id", as: Int64.self)
-        }
-        let resource = try answers[1].first.map { try Self.resource(from: StoredRow($0, table: "resources")) }
+        let resource = try answers[0].first.map { try Self.resource(from: StoredRow($0, table: "resources")) }
+        let pending = try answers[3].first.map { try AccessRequest(stored: StoredRow($0, table: "access_requests")) }
         return OpeningFacts(
-            overdueRequestIDs: overdue, resource: resource,
-            requester: try answers[2].first.map { try User(stored: StoredRow($0, table: "users")) },
-            lock: try answers[3].first.map { try AccessLock(stored: StoredRow($0, table: "locks")) },
-            pending: try answers[4].first.map { try AccessRequest(stored: StoredRow($0, table: "access_requests")) },
-            audience: resource == nil ? nil : try Self.newRequestAudience(from: answers[5...])
+            // A requester has at most one pending request per resource (a unique index says so):
+            // the overdue ones are that one, once past its deadline.
+            overdueRequestIDs: pending.flatMap { $0.expiresAt <= now ? [$0.id] : nil } ?? [], resource: resource,
+            requester: try answers[1].first.map { try User(stored: StoredRow($0, table: "users")) },
+            lock: try answers[2].first.map { try AccessLock(stored: StoredRow($0, table: "locks")) },
+            pending: pending,
+            audience: resource == nil ? nil : try Self.newRequestAudience(from: answers[4...])
         )
     }
 

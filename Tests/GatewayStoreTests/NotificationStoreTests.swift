@@ -23,6 +23,23 @@ import Testing
         #expect(entries.map(\.recipient).sorted() == ["admin@example.test", "approver1@example.test", "approver2@example.test", "approver4@example.test"])
     }
 
+    @Test("SMTP-1: one email to several recipients is queued in their order, each with the same kind, request and context", arguments: StoreBackend.allCases)
+    func enqueueSeveral(backend: StoreBackend) async throws {
+        let gateway = try await Fixture.gateway(backend).gateway
+        let request = try await gateway.createRequest(Fixture.newRequest(), now: start)
+        let recipients = ["zed@example.test", "amy@example.test", "kim@example.test"].map { NotificationRecipient(email: $0, reason: "test:\($0.prefix(3))") }
+        let start = self.start
+        try await gateway.store.write { tx in
+            try tx.enqueue(.decided, requestID: request.id, recipients: recipients, context: ["grant_ends_at": "soon"], now: start)
+            try tx.enqueue(.reminder, requestID: nil, recipients: [], context: [:], now: start)
+        }
+        let queued = try await gateway.store.read { tx in try tx.outboxEntries(requestID: request.id) }.filter { $0.kind == .decided }
+        #expect(queued.map(\.recipient) == recipients.map(\.email))
+        #expect(queued.map(\.reason) == recipients.map(\.reason))
+        #expect(queued.map(\.id) == queued.map(\.id).sorted())
+        #expect(queued.allSatisfy { $0.status == .pending && $0.context == ["grant_ends_at": "soon"] && $0.nextAttemptAt == queued[0].nextAttemptAt })
+    }
+
     @Test("Preferences: an admin can turn new requests off; a member cannot set any", arguments: StoreBackend.allCases)
     func preferences(backend: StoreBackend) async throws {
         let gateway = try await Fixture.gateway(backend).gateway

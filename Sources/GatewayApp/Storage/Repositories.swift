@@ -117,6 +117,8 @@ public protocol DirectoryRepository {
 /// The transactional outbox (SMTP-1).
 public protocol OutboxRepository {
     func enqueue(_ kind: NotificationKind, requestID: Int64?, recipient: NotificationRecipient, context: [String: String], now: Date) throws
+    /// Queues the same email to each of `recipients`, in their order (one statement on PostgreSQL).
+    func enqueue(_ kind: NotificationKind, requestID: Int64?, recipients: [NotificationRecipient], context: [String: String], now: Date) throws
     /// Everyone who was sent the new-request email for `requestID`, or its escalation.
     func notifiedRecipients(requestID: Int64) throws -> [String]
     /// The outbox entry whose rendered email had `messageID` (without angle brackets).
@@ -126,6 +128,14 @@ public protocol OutboxRepository {
     func markOutboxBounced(id: Int64, reason: String, now: Date) throws
     /// The emails about a request, oldest first.
     func outboxEntries(requestID: Int64) throws -> [OutboxEntry]
+}
+
+extension OutboxRepository {
+    public func enqueue(_ kind: NotificationKind, requestID: Int64?, recipients: [NotificationRecipient], context: [String: String], now: Date) throws {
+        for recipient in recipients {
+            try enqueue(kind, requestID: requestID, recipient: recipient, context: context, now: now)
+        }
+    }
 }
 
 /// The append-only audit log (AUDIT-1).
