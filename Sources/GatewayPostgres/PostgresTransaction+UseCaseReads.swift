@@ -13,7 +13,9 @@ extension PostgresTransaction: UseCaseReads {
     func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts? {
         let email = EmailAddress.normalize(reviewer)
         let answers = try session.rows([
-            requestQuery("WHERE r.id = \(requestID)"),
+            // The request's row is locked: an open of the same requester and resource, which may
+            // expire it, waits for this decision, and this decision sees what such an open committed.
+            requestQuery("WHERE r.id = \(requestID) FOR NO KEY UPDATE OF r"),
             "\(unescaped: Self.resourceSelect) WHERE r.id = (SELECT resource_id FROM access_requests WHERE id = \(requestID))",
             """
             SELECT u.*, ARRAY(SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) AS group_names
@@ -33,19 +35,21 @@ extension PostgresTransaction: UseCaseReads {
     func openingFacts(requester: String, resource name: String, now: Date) throws -> OpeningFacts {
         let requester = EmailAddress.normalize(requester)
         let answers = try session.rows([
+            // First, and locked: a decision on the pending request (which may lift the lock read
+            // next) finishes before this reads on, or waits for this open.
+            Self.requestQuery("WHERE u.email = \(requester) AND res.name = \(name) AND r.state = 'pending' FOR NO KEY UPDATE OF r"),
             "\(unescaped: Self.resourceSelect) WHERE r.name = \(name)",
             "SELECT * FROM users WHERE email = \(requester)",
             Self.activeLockQuery(user: requester, resource: name),
-            Self.requestQuery("WHERE u.email = \(requester) AND res.name = \(name) AND r.state = 'pending'"),
         ] + Self.newRequestAudienceQueries(resource: name))
-        let resource = try answers[0].first.map { try Self.resource(from: StoredRow($0, table: "resources")) }
-        let pending = try answers[3].first.map { try AccessRequest(stored: StoredRow($0, table: "access_requests")) }
+        let pending = try answers[0].first.map { try AccessRequest(stored: StoredRow($0, table: "access_requests")) }
+        let resource = try answers[1].first.map { try Self.resource(from: StoredRow($0, table: "resources")) }
         return OpeningFacts(
             // A requester has at most one pending request per resource (a unique index says so):
             // the overdue ones are that one, once past its deadline.
             overdueRequestIDs: pending.flatMap { $0.expiresAt <= now ? [$0.id] : nil } ?? [], resource: resource,
-            requester: try answers[1].first.map { try User(stored: StoredRow($0, table: "users")) },
-            lock: try answers[2].first.map { try AccessLock(stored: StoredRow($0, table: "locks")) },
+            requester: try answers[2].first.map { try User(stored: StoredRow($0, table: "users")) },
+            lock: try answers[3].first.map { try AccessLock(stored: StoredRow($0, table: "locks")) },
             pending: pending,
             audience: resource == nil ? nil : try Self.newRequestAudience(from: answers[4...])
         )

@@ -167,16 +167,19 @@ final class AuditChainAppender: @unchecked Sendable {
     /// The hash the next record links to (``AuditChainHash/genesis`` for the first).
     private func head() throws -> String {
         let answer: EventLoopFuture<PostgresQueryResult>
+        var locked: EventLoopFuture<PostgresQueryResult>?
         if let prefetchedHead {
             answer = prefetchedHead
         } else {
             // Queued together: the head is read once the lock is granted, with one wait.
-            let locked = session.send("SELECT pg_advisory_xact_lock(\(Self.lock))")
+            locked = session.send("SELECT pg_advisory_xact_lock(\(Self.lock))")
             answer = session.send(Self.headQuery)
-            _ = try? locked.wait()
         }
         let rows: [PostgresRow]
         do {
+            // The lock's own failure (a deadlock, a timeout) is the one to report, not the head's
+            // "transaction aborted" after it.
+            _ = try locked?.wait()
             rows = try answer.wait().rows
         } catch {
             // A deferred write that failed first made these fail: report that one.

@@ -167,7 +167,42 @@ struct PostgresStoreTests {
         #expect(finished.earliest.map { $0 >= released } == true)
         for gateway in [first, second] { await (gateway.store as! PostgresStore).close() }
     }
+    @Test("AUTHZ-4: opening a request that would expire one being decided waits for the decision, and sees what it decided")
+    func openWaitsForDecisionOfSamePair() async throws {
+        let (first, second, _) = try await twoGateways()
+        let pending = try await first.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "r", durationSeconds: nil), now: Self.start)
+        let held = AsyncGate(), release = AsyncGate()
+        let deciding = Task {
+            try await first.store.write(.request(pending.id)) { tx in
+                // What a decision reads first: the request's row, locked until this write ends.
+                _ = try tx.decisionFacts(requestID: pending.id, reviewer: "approver1@example.test")
+                held.open()
+                release.waitBlocking(seconds: 20)
+                return try tx.claimDecision(requestID: pending.id, action: .approve, reviewer: "approver1@example.test", channel: .cli, comment: nil, now: Self.start)
+            }
+        }
+        await held.wait()
+        // The same requester and resource, past the pending request's deadline: the open would
+        // expire it, so it must wait for the decision and then find it decided.
+        let late = pending.expiresAt.addingTimeInterval(60)
+        let finished = FinishTimes()
+        let opening = Task {
+            let request = try await second.createRequest(NewAccessRequest(requester: "requester1@example.test", resource: "prod-db", reason: "again", durationSeconds: nil), now: late)
+            finished.note("open")
+            return request
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(finished.names.isEmpty, "the open ran beside a decision on the request it would expire")
+        release.open()
+        #expect(try await deciding.value?.state == .approved)
+        let reopened = try await opening.value
+        #expect(reopened.state == .pending && reopened.id != pending.id)
+        #expect(try await first.store.request(id: pending.id)?.state == .approved)
+        #expect(try await first.store.verifyAuditChain().firstBroken == nil)
+        for gateway in [first, second] { await (gateway.store as! PostgresStore).close() }
+    }
 }
+
 
 /// A one-way gate a test opens once: waiters wait until it is open.
 private final class AsyncGate: @unchecked Sendable {

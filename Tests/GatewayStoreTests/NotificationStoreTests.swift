@@ -32,7 +32,11 @@ import Testing
         try await gateway.store.write { tx in
             try tx.enqueue(.decided, requestID: request.id, recipients: recipients, context: ["grant_ends_at": "soon"], now: start)
             try tx.enqueue(.reminder, requestID: nil, recipients: [], context: [:], now: start)
+            try tx.enqueue(.signIn, requestID: nil, recipients: Array(recipients.prefix(2)), context: [:], now: start)
         }
+        // Without a request: the rows have none.
+        let unattached = try await gateway.store.outboxEntries(status: .pending, limit: 1000).filter { $0.kind == .signIn }
+        #expect(unattached.map(\.recipient) == recipients.prefix(2).map(\.email) && unattached.allSatisfy { $0.requestID == nil && $0.context.isEmpty })
         let queued = try await gateway.store.read { tx in try tx.outboxEntries(requestID: request.id) }.filter { $0.kind == .decided }
         #expect(queued.map(\.recipient) == recipients.map(\.email))
         #expect(queued.map(\.reason) == recipients.map(\.reason))

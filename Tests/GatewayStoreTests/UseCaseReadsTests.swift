@@ -44,7 +44,8 @@ import Testing
     func openingFacts(backend: StoreBackend) async throws {
         let (gateway, overdue, _) = try await Self.gateway(backend)
         let later = Self.later
-        try await gateway.store.read { tx in
+        // In a write, as the use case reads them (PostgreSQL locks the pending request's row).
+        try await gateway.store.write { tx in
             let facts = try tx.openingFacts(requester: "Requester1@Example.test", resource: "prod-db", now: later)
             #expect(facts == (try Self.composedOpeningFacts(tx, requester: "requester1@example.test", resource: "prod-db", now: later)))
             #expect(facts.overdueRequestIDs == [overdue.id] && facts.pending?.id == overdue.id)
@@ -69,7 +70,8 @@ import Testing
     @Test("A decision reads the request, its resource, the reviewer with their groups and who hears of the outcome, as the single reads do", arguments: StoreBackend.allCases)
     func decisionFacts(backend: StoreBackend) async throws {
         let (gateway, _, open) = try await Self.gateway(backend)
-        try await gateway.store.read { tx in
+        // In a write, as a decision reads them (PostgreSQL locks the request's row).
+        try await gateway.store.write { tx in
             let facts = try #require(try tx.decisionFacts(requestID: open.id, reviewer: "Approver3@example.test"))
             let notified = try tx.notifiedRecipients(requestID: open.id)
             let audience = OutcomeAudience(

@@ -10,9 +10,12 @@ import GatewayCore
 public protocol UseCaseReads {
     /// What a decision judges: the request, its resource, `reviewer` as the directory knows them
     /// now with their groups, and who would hear of the outcome. `nil` when there is no such request.
+    /// Only in a write: a store whose writes of different scopes run side by side locks the
+    /// request's row until the write ends.
     func decisionFacts(requestID: Int64, reviewer: String) throws -> DecisionFacts?
     /// What opening a request checks: the requester's overdue requests for the resource, the
     /// resource, the requester, their lock and pending request, and who would hear of the request.
+    /// Only in a write: a store whose writes run side by side locks the pending request's row.
     func openingFacts(requester: String, resource: String, now: Date) throws -> OpeningFacts
     /// Who hears that request `requestID` left `pending` (``NotificationRecipients/forOutcome(_:notified:decidedBy:users:preferences:)``).
     func outcomeAudience(requestID: Int64) throws -> OutcomeAudience
