@@ -48,9 +48,12 @@ enum StoredInstant {
               let minute = number(14, 2), let second = number(17, 2), let millisecond = number(20, 3),
               (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
         else { return .otherForm }
-        let seconds = daysSince1970(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
-        // As Foundation builds it: whole seconds since 2001, then the fraction.
-        return .instant(Date(timeIntervalSinceReferenceDate: Double(seconds - 978_307_200) + Double(millisecond) / 1_000))
+        // As Foundation builds it, to the last bit: the day's start since 2001, plus the time of day
+        // with its fraction. Adding the fraction to the whole seconds instead rounds differently for
+        // about one instant in 50,000.
+        let dayStart = Double(daysSince1970(year: year, month: month, day: day) * 86_400 - 978_307_200)
+        let timeOfDay = Double(hour * 3_600 + minute * 60 + second) + Double(millisecond * 1_000_000) / 1_000_000_000
+        return .instant(Date(timeIntervalSinceReferenceDate: dayStart + timeOfDay))
     }
 
     /// Days from 1970-01-01 to the given day of the proleptic Gregorian calendar.

@@ -9,12 +9,14 @@ import Testing
     @Test("GRDB's text form of an instant reads to the very Date GRDB decodes, over centuries and every millisecond shape")
     func sameAsGRDB() throws {
         var generator = SystemRandomNumberGenerator()
-        // 1900 to 2200, to the millisecond, plus the edges of days, months, leap years and epochs.
-        var instants = (0..<20_000).map { _ in
+        // 1900 to 2200, to the millisecond (enough that a last-bit difference in one instant of 50,000 shows), plus the edges of days, months, leap years and epochs.
+        var instants = (0..<300_000).map { _ in
             Date(timeIntervalSince1970: Double(Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &generator)) / 1000)
         }
         instants += [0, -0.001, 0.999, 951_782_399.999, 951_782_400, 1_709_164_800, 978_307_200, 4_102_444_799.999, -2_208_988_800]
             .map(Date.init(timeIntervalSince1970:))
+        // Instants where adding the fraction to the whole seconds since 2001 rounds differently.
+        instants += ["2000-12-21 11:19:15.859"].compactMap { Date.fromDatabaseValue($0.databaseValue) }
         for instant in instants {
             let stored = instant.databaseValue
             guard case .string(let text) = stored.storage else {
