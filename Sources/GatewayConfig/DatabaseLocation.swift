@@ -72,8 +72,17 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     public var sslMode: SSLMode
     /// A PEM file of certificate authorities for `verify-full` (`nil`: the system's trust store).
     public var sslRootCertificate: String?
-    /// The most connections one gateway opens.
+    /// The most connections one gateway opens (``defaultPoolSize`` unless the URL says `pool=`).
     public var poolSize: Int
+
+    /// Twice this machine's cores, at least four.
+    ///
+    /// Each connection is a server process that runs when its statement does. More of them than
+    /// the cores can run makes the server's scheduler the queue, and it is not a fair one: with ten
+    /// connections on two cores, one backend waited 187 ms for a core while the others ran, and
+    /// `/healthz` (one read) had p99 of 100 to 880 ms; with four, 7 to 8 ms at the same throughput
+    /// (BENCHMARKS.md). A gateway's requests queue for a connection in arrival order instead.
+    public static var defaultPoolSize: Int { max(4, 2 * ProcessInfo.processInfo.activeProcessorCount) }
 
     /// Parses a URL, naming the first problem.
     public init(_ text: String) throws(DatabaseLocationError) {
@@ -104,7 +113,7 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
         self.database = database
         self.sslMode = .prefer
         self.sslRootCertificate = nil
-        self.poolSize = 10
+        self.poolSize = Self.defaultPoolSize
         for item in components.queryItems ?? [] {
             let value = item.value ?? ""
             switch item.name {
@@ -142,7 +151,7 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
         components.path = "/" + database
         var items = [URLQueryItem(name: "sslmode", value: sslMode.rawValue)]
         if let sslRootCertificate { items.append(URLQueryItem(name: "sslrootcert", value: sslRootCertificate)) }
-        if poolSize != 10 { items.append(URLQueryItem(name: "pool", value: String(poolSize))) }
+        if poolSize != Self.defaultPoolSize { items.append(URLQueryItem(name: "pool", value: String(poolSize))) }
         components.queryItems = items
         return components.string ?? "postgres://\(user)@\(host):\(port)/\(database)"
     }

@@ -1,3 +1,4 @@
+import Foundation
 import GatewayConfig
 import Testing
 
@@ -76,7 +77,8 @@ import Testing
         #expect(url.sslMode == .verifyFull && url.sslRootCertificate == "/etc/ssl/db-ca.pem" && url.poolSize == 20)
         #expect(try PostgresURL(url.description) == url)
         let defaults = try PostgresURL("postgres://gateway@[::1]/approvals")
-        #expect(defaults.host == "::1" && defaults.port == 5432 && defaults.sslMode == .prefer && defaults.poolSize == 10)
+        #expect(defaults.host == "::1" && defaults.port == 5432 && defaults.sslMode == .prefer && defaults.poolSize == PostgresURL.defaultPoolSize)
+        #expect(PostgresURL.defaultPoolSize == max(4, 2 * ProcessInfo.processInfo.activeProcessorCount))
         #expect(try PostgresURL(defaults.description) == defaults)
         let fromEnvironment = try GatewayConfiguration.parse(
             "", file: "gateway.yaml", baseDirectory: "/", environment: ["APPROVAL_GATEWAY_DATABASE": "postgres://gw@10.0.0.5/a"]
