@@ -159,7 +159,7 @@ public final class PostgresDatabase: Sendable {
             var attempt = 1
             while true {
                 let connection = try checkOut()
-                var session = PostgresSession(connection: connection, logger: logger)
+                var session = PostgresSession(connection: connection, logger: logger, preparesQueries: true)
                 // BEGIN and the write lock are queued without waiting: the connection sends each
                 // statement once the one before is answered, so the body's first statement goes out
                 // as soon as the lock is granted, without this thread waking in between, and its
@@ -195,12 +195,14 @@ public final class PostgresDatabase: Sendable {
                         try session.settleDeferred()
                         try session.wait(for: commit)
                     }
-                    checkIn(connection, healthy: true)
+                    checkIn(connection, healthy: !session.preparedQueryFailed.withLockedValue { $0 })
                     return value
                 } catch {
-                    // A failed transaction is rolled back; a broken connection is dropped.
+                    // A failed transaction is rolled back; a broken connection is dropped, and so is
+                    // one whose prepared statements the server no longer runs as they were prepared.
                     let rolledBack = begin == nil ? !connection.isClosed : (try? session.execute("ROLLBACK")) != nil
-                    checkIn(connection, healthy: rolledBack && !connection.isClosed)
+                    checkIn(connection, healthy: rolledBack && !connection.isClosed && !PostgresStoreError.isStalePreparedStatement(error)
+                        && !session.preparedQueryFailed.withLockedValue { $0 })
                     // The body's own errors (a refused decision) reach the caller as they are.
                     guard PostgresStoreError.isRetryable(error), attempt < Self.maximumAttempts else {
                         throw error is PSQLError ? PostgresStoreError.wrap(error) : error
@@ -242,15 +244,24 @@ public final class PostgresDatabase: Sendable {
 public struct PostgresSession {
     let connection: PostgresConnection
     let logger: Logger
+    /// Whether queries run as prepared statements (``PreparedStatements``): in transactions, not
+    /// in sessions outside one (migrations, `CREATE DATABASE`).
+    let preparesQueries: Bool
+    /// Set when a batch with prepared queries failed. PostgresNIO remembers a failed preparation
+    /// for the rest of the connection's life (one that failed because a deferred write had
+    /// aborted the transaction would fail every later run of that query), so the transaction
+    /// drops such a connection instead of returning it to the pool.
+    let preparedQueryFailed = NIOLockedValueBox(false)
     /// Statements sent with ``sendDeferred(_:)`` whose answers nobody has looked at yet.
     private let deferred = DeferredStatements()
     /// The answer to the query the transaction sent right after taking its lock (see
     /// ``PostgresDatabase/write(prefetching:_:)``); `nil` when it sent none.
     public internal(set) var prefetched: EventLoopFuture<PostgresQueryResult>?
 
-    init(connection: PostgresConnection, logger: Logger) {
+    init(connection: PostgresConnection, logger: Logger, preparesQueries: Bool = false) {
         self.connection = connection
         self.logger = logger
+        self.preparesQueries = preparesQueries
     }
 
     /// Sends a statement without waiting for its answer; statements after it run after it.
@@ -287,15 +298,26 @@ public struct PostgresSession {
         try answer(to: query).metadata.rows ?? 0
     }
 
-    /// Runs a query and returns all its rows.
+    /// Runs a query and returns all its rows (by name when it is prepared, see
+    /// ``PreparedStatements``).
     public func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
-        try answer(to: query).rows
+        guard preparesQueries, PreparedStatements.name(for: query.sql) != nil else { return try answer(to: query).rows }
+        return try rows([query])[0]
     }
 
     /// Queues `queries` on the connection at once, then waits for their answers, in order. The
     /// connection sends each as soon as the one before is answered: the round trips to the server
     /// stay one per query, but the calling thread waits (and wakes) once, not once per query.
     public func rows(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
+        if preparesQueries, queries.contains(where: { PreparedStatements.name(for: $0.sql) != nil }) {
+            do {
+                return try PreparedStatements.run(queries, on: connection, logger: logger).wait()
+            } catch {
+                preparedQueryFailed.withLockedValue { $0 = true }
+                try settleDeferred()
+                throw PostgresStoreError.wrap(error)
+            }
+        }
         let sent = queries.map(send)
         var answers: [[PostgresRow]] = []
         answers.reserveCapacity(sent.count)

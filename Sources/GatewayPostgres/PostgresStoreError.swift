@@ -22,9 +22,31 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     static let retryableStates: Set<String> = ["40001", "40P01"]
 
     static func isRetryable(_ error: any Error) -> Bool {
+        if isStalePreparedStatement(error) { return true }
         if let error = error as? PostgresStoreError { return error.sqlState.map(retryableStates.contains) ?? false }
         if let error = error as? PSQLError { return error.serverInfo?[.sqlState].map(retryableStates.contains) ?? false }
         return false
+    }
+
+    /// Whether `error` says the connection's prepared statements cannot be used as they are: a
+    /// cached plan whose result columns changed (another gateway migrated the schema) or a
+    /// statement the server does not know (a connection pooler in front of it handed the session
+    /// another server connection). The connection is dropped and the transaction runs again on
+    /// a new one, which prepares afresh.
+    static func isStalePreparedStatement(_ error: any Error) -> Bool {
+        let error = wrap(error)
+        switch error.sqlState {
+        case "26000": return true
+        case "0A000": return error.message.contains("cached plan must not change result type")
+        default: return false
+        }
+    }
+
+    private static func serverError(message: String?, detail: String?, sqlState: String?) -> PostgresStoreError {
+        var text = message ?? "the server refused the statement"
+        if let detail { text += " (\(detail))" }
+        if let sqlState { text += " [SQLSTATE \(sqlState)]" }
+        return PostgresStoreError(text, sqlState: sqlState)
     }
 
     /// The error in the store's form, with the server's explanation.
@@ -32,10 +54,7 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
         if let error = error as? PostgresStoreError { return error }
         guard let error = error as? PSQLError else { return PostgresStoreError("\(error)") }
         if let info = error.serverInfo {
-            var text = info[.message] ?? "the server refused the statement"
-            if let detail = info[.detail] { text += " (\(detail))" }
-            if let state = info[.sqlState] { text += " [SQLSTATE \(state)]" }
-            return PostgresStoreError(text, sqlState: info[.sqlState])
+            return serverError(message: info[.message], detail: info[.detail], sqlState: info[.sqlState])
         }
         if error.code == .authMechanismRequiresPassword {
             return PostgresStoreError("the server asks for a password and none was given (set \(PostgresPassword.environmentVariable) or add a line to the PGPASSFILE)")
