@@ -38,7 +38,7 @@ struct CLIHarness {
 
     /// A scratch gateway using the shipped demo directory.
     init(directoryYAML: String? = nil, extraConfig: String = "") throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-cli-\(UUID().uuidString)")
+        directory = TestGateway.temporaryFolder("gateway-cli")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let directoryFile = directory.appendingPathComponent("directory.yaml")
         if let directoryYAML {

@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct StoreLifecycleTests {
     func temporaryPath() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("gateway-lifecycle-\(UUID().uuidString)/nested/gateway.sqlite").path
+        TestGateway.temporaryFolder("gateway-lifecycle").appendingPathComponent("nested/gateway.sqlite").path
     }
 
     @Test("Migrations create the schema on an empty database, in WAL mode")
@@ -90,7 +90,8 @@ import Testing
 
     @Test("A path that cannot hold a database gives a clear error")
     func unusablePath() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-not-a-dir-\(UUID().uuidString)")
+        let file = TestGateway.temporaryFolder("gateway-not-a-dir")
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data("x".utf8).write(to: file)
         #expect {
             _ = try SQLiteStore(path: file.appendingPathComponent("gateway.sqlite").path)

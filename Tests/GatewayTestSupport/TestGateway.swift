@@ -26,6 +26,16 @@ public struct DecisionAttempt: Sendable {
     }
 }
 
+/// The folder of this test process's databases: created on first use, removed at exit, so that
+/// test runs do not leave thousands of databases in the temporary folder.
+private let testDatabaseRoot: String = {
+    let root = FileManager.default.temporaryDirectory
+        .appendingPathComponent("approval-gateway-tests-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))").path
+    try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: testDatabaseRoot) }
+    return root
+}()
+
 /// A real store (SQLite unless a test picks PostgreSQL), a movable clock and the approval service
 /// over them, with the use cases at a given instant (the service reads its clock; these set it first).
 public struct TestGateway: Sendable {
@@ -34,9 +44,16 @@ public struct TestGateway: Sendable {
     public let service: ApprovalService
     public let keyRing: KeyRing
 
-    /// A fresh database in a temporary folder.
+    /// A fresh database in a folder of its own, inside this test process's folder, which is
+    /// removed when the process exits.
     public static func temporaryDatabasePath(_ label: String = "gateway") -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").appendingPathComponent("gateway.sqlite").path
+        temporaryFolder(label).appendingPathComponent("gateway.sqlite").path
+    }
+
+    /// A new path (not yet created) inside this test process's folder, which is removed when the
+    /// process exits.
+    public static func temporaryFolder(_ label: String) -> URL {
+        URL(fileURLWithPath: testDatabaseRoot).appendingPathComponent("\(label)-\(UUID().uuidString)")
     }
 
     public init(store: any GatewayStorage, clock: TestClock = TestClock(), keyRing: KeyRing? = nil, settings: ApprovalService.Settings = ApprovalService.Settings()) throws {

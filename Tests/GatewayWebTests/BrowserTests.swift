@@ -18,7 +18,7 @@ final class HeadlessChromium: @unchecked Sendable {
 
     init() async throws {
         let executable = try #require(Self.executable, "chromium is not installed (scripts/bootstrap installs it)")
-        profile = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-chromium-\(UUID().uuidString)")
+        profile = TestGateway.temporaryFolder("gateway-chromium")
         try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
