@@ -301,7 +301,7 @@ public struct PostgresSession {
     /// Runs a query and returns all its rows (by name when it is prepared, see
     /// ``PreparedStatements``).
     public func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
-        guard preparesQueries, PreparedStatements.name(for: query.sql) != nil else { return try answer(to: query).rows }
+        guard preparesQueries else { return try answer(to: query).rows }
         return try rows([query])[0]
     }
 
@@ -309,9 +309,10 @@ public struct PostgresSession {
     /// connection sends each as soon as the one before is answered: the round trips to the server
     /// stay one per query, but the calling thread waits (and wakes) once, not once per query.
     public func rows(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
-        if preparesQueries, queries.contains(where: { PreparedStatements.name(for: $0.sql) != nil }) {
+        let names = preparesQueries ? queries.map { PreparedStatements.name(for: $0.sql) } : []
+        if names.contains(where: { $0 != nil }) {
             do {
-                return try PreparedStatements.run(queries, on: connection, logger: logger).wait()
+                return try PreparedStatements.run(zip(queries, names).map { ($0, $1) }, on: connection, logger: logger).wait()
             } catch {
                 preparedQueryFailed.withLockedValue { $0 = true }
                 try settleDeferred()

@@ -51,20 +51,20 @@ enum PreparedStatements {
         }
     }
 
-    /// Runs `queries` on `connection` one after another, each by name when it has one, and
-    /// returns their rows in order.
+    /// Runs `queries` on `connection` one after another, each by its name (from
+    /// ``name(for:)``) when it has one, and returns their rows in order.
     ///
     /// PostgresNIO runs prepared statements only from `async` code: this starts a task for the
     /// batch and the store's body (on a thread of its own pool, never a concurrency thread)
     /// waits for its future. Everything the body sent before is already on the connection's
     /// queue, and it sends nothing more until the batch is answered, so the order is kept.
-    static func run(_ queries: [PostgresQuery], on connection: PostgresConnection, logger: Logger) -> EventLoopFuture<[[PostgresRow]]> {
+    static func run(_ queries: [(query: PostgresQuery, name: String?)], on connection: PostgresConnection, logger: Logger) -> EventLoopFuture<[[PostgresRow]]> {
         let promise = connection.eventLoop.makePromise(of: [[PostgresRow]].self)
         promise.completeWithTask {
             var answers: [[PostgresRow]] = []
             answers.reserveCapacity(queries.count)
-            for query in queries {
-                guard let name = name(for: query.sql) else {
+            for (query, name) in queries {
+                guard let name else {
                     answers.append(try await connection.query(query, logger: logger).get().rows)
                     continue
                 }
