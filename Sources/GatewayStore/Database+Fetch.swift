@@ -88,9 +88,13 @@ extension Database {
             """), arguments: [resourceID])
     }
 
+    /// A request with its people's addresses and its resource's name and quorum, in the column order
+    /// of ``RequestColumn``: a page decodes 50 rows, and a read by name hashes the column name for
+    /// every value.
     static let requestSelect = """
-        SELECT r.*, u.email AS requester_email, res.name AS resource_name, d.email AS decided_by_email,
-            res.approvals_required AS approvals_required
+        SELECT r.id, r.kind, u.email, res.name, r.reason, r.duration_seconds, r.state, r.created_at, r.expires_at,
+            r.resolved_at, d.email, r.decision_action, r.decision_channel, r.decision_comment, r.approval_count,
+            res.approvals_required, r.escalated_at
         FROM access_requests r
         JOIN users u ON u.id = r.requester_id
         JOIN resources res ON res.id = r.resource_id
@@ -148,6 +152,13 @@ extension Resource {
     }
 }
 
+/// The positions of ``Database/requestSelect``'s columns.
+enum RequestColumn {
+    static let id = 0, kind = 1, requester = 2, resource = 3, reason = 4, durationSeconds = 5, state = 6
+    static let createdAt = 7, expiresAt = 8, resolvedAt = 9, decidedBy = 10, decisionAction = 11, decisionChannel = 12
+    static let decisionComment = 13, approvalCount = 14, approvalsRequired = 15, escalatedAt = 16
+}
+
 extension AccessRequest {
     /// A stored instant the schema never leaves empty.
     private static func required(_ instant: Date?, _ column: String) throws -> Date {
@@ -155,32 +166,35 @@ extension AccessRequest {
         return instant
     }
 
+    /// A row of ``Database/requestSelect``.
     init(row: Row) throws {
+        typealias Column = RequestColumn
+        let table = "access_requests"
         var decision: Decision?
-        let action = try decodeIfPresent(DecisionAction.self, row, "decision_action", table: "access_requests")
-        let channel = try decodeIfPresent(DecisionChannel.self, row, "decision_channel", table: "access_requests")
-        let resolvedAt = row.instant("resolved_at")
-        if let reviewer: String = row["decided_by_email"], let action, let channel, let decidedAt = resolvedAt {
+        let action = try decodeIfPresent(DecisionAction.self, row, atIndex: Column.decisionAction, named: "decision_action", table: table)
+        let channel = try decodeIfPresent(DecisionChannel.self, row, atIndex: Column.decisionChannel, named: "decision_channel", table: table)
+        let resolvedAt = row.instant(atIndex: Column.resolvedAt)
+        if let reviewer: String = row[Column.decidedBy], let action, let channel, let decidedAt = resolvedAt {
             decision = Decision(
                 reviewer: reviewer, action: action, decidedAt: decidedAt, channel: channel,
-                comment: row["decision_comment"]
+                comment: row[Column.decisionComment]
             )
         }
         self.init(
-            id: row["id"],
-            kind: try decode(RequestKind.self, row, "kind", table: "access_requests"),
-            requester: row["requester_email"],
-            resource: row["resource_name"],
-            reason: row["reason"],
-            durationSeconds: row["duration_seconds"],
-            state: try decode(RequestState.self, row, "state", table: "access_requests"),
-            createdAt: try Self.required(row.instant("created_at"), "created_at"),
-            expiresAt: try Self.required(row.instant("expires_at"), "expires_at"),
+            id: row[Column.id],
+            kind: try decode(RequestKind.self, row, atIndex: Column.kind, named: "kind", table: table),
+            requester: row[Column.requester],
+            resource: row[Column.resource],
+            reason: row[Column.reason],
+            durationSeconds: row[Column.durationSeconds],
+            state: try decode(RequestState.self, row, atIndex: Column.state, named: "state", table: table),
+            createdAt: try Self.required(row.instant(atIndex: Column.createdAt), "created_at"),
+            expiresAt: try Self.required(row.instant(atIndex: Column.expiresAt), "expires_at"),
             resolvedAt: resolvedAt,
             decision: decision,
-            approvalCount: row["approval_count"],
-            approvalsRequired: row["approvals_required"],
-            escalatedAt: row.instant("escalated_at")
+            approvalCount: row[Column.approvalCount],
+            approvalsRequired: row[Column.approvalsRequired],
+            escalatedAt: row.instant(atIndex: Column.escalatedAt)
         )
     }
 }

@@ -1,23 +1,33 @@
 import Foundation
 import GRDB
 
-/// Stored instants read by arithmetic instead of through Foundation's calendar.
+/// Stored instants read and written by arithmetic instead of through Foundation's calendar and
+/// date formatter.
 ///
-/// GRDB stores a `Date` as UTC text, `yyyy-MM-dd HH:mm:ss.SSS`, and reads it back with `Calendar`,
-/// which costs microseconds per value; a page of 50 requests reads about 200 of them. This reads
-/// that one form directly, to the very `Date` GRDB would give (`StoredInstantTests` compares the
-/// two), and leaves every other form (another precision, a number) to GRDB.
+/// GRDB stores a `Date` as UTC text, `yyyy-MM-dd HH:mm:ss.SSS`, writing it with a `DateFormatter`
+/// and reading it back with `Calendar`, which costs microseconds per value; a page of 50 requests
+/// reads about 200 of them, and binds the current time to several queries. This reads that one
+/// form directly, to the very `Date` GRDB would give, and writes the very text GRDB would write
+/// (`StoredInstantTests` compares both), and leaves every other form (another precision, a
+/// number, a year outside 1900 to 9999) to GRDB.
 extension Row {
     /// The instant in `column`, `nil` when it is `NULL`.
     func instant(_ column: String) -> Date? {
-        let parsed = (try? withUnsafeData(named: column) { data -> StoredInstant.Parsed in
-            guard let data else { return .null }
-            return data.withUnsafeBytes { StoredInstant.parse(UnsafeRawBufferPointer($0)) }
-        }) ?? .otherForm
+        let parsed = (try? withUnsafeData(named: column, StoredInstant.parse(_:))) ?? .otherForm
         switch parsed {
         case .null: return nil
         case .instant(let date): return date
         case .otherForm: return self[column]
+        }
+    }
+
+    /// The instant in the column at `index`, `nil` when it is `NULL`.
+    func instant(atIndex index: Int) -> Date? {
+        let parsed = (try? withUnsafeData(atIndex: index, StoredInstant.parse(_:))) ?? .otherForm
+        switch parsed {
+        case .null: return nil
+        case .instant(let date): return date
+        case .otherForm: return self[index]
         }
     }
 }
@@ -29,6 +39,12 @@ enum StoredInstant {
         case instant(Date)
         /// Not this exact form: GRDB reads it.
         case otherForm
+    }
+
+    /// A column's bytes as GRDB hands them over (`nil` for `NULL`).
+    static func parse(_ data: Data?) -> Parsed {
+        guard let data else { return .null }
+        return data.withUnsafeBytes { parse($0) }
     }
 
     static func parse(_ bytes: UnsafeRawBufferPointer) -> Parsed {
@@ -54,6 +70,60 @@ enum StoredInstant {
         let dayStart = Double(daysSince1970(year: year, month: month, day: day) * 86_400 - 978_307_200)
         let timeOfDay = Double(hour * 3_600 + minute * 60 + second) + Double(millisecond * 1_000_000) / 1_000_000_000
         return .instant(Date(timeIntervalSinceReferenceDate: dayStart + timeOfDay))
+    }
+
+    /// `date` as a query argument, stored as GRDB stores it.
+    static func value(_ date: Date) -> DatabaseValue {
+        text(date).map { $0.databaseValue } ?? date.databaseValue
+    }
+
+    /// The text GRDB writes for `date` (to the nearest millisecond), or `nil` for
+    /// a year outside 1900 to 9999, which GRDB's formatter writes itself.
+    static func text(_ date: Date) -> String? {
+        // As the formatter hands a date to ICU: milliseconds since 1970, half a millisecond rounded up.
+        let milliseconds = (date.timeIntervalSince1970 * 1_000 + 0.5).rounded(.down)
+        guard milliseconds >= -2_208_988_800_000, milliseconds < 253_402_300_800_000 else { return nil }
+        let total = Int64(milliseconds)
+        let millisecondsPerDay: Int64 = 86_400_000
+        let days = total >= 0 ? total / millisecondsPerDay : (total - millisecondsPerDay + 1) / millisecondsPerDay
+        let ofDay = Int(total - days * millisecondsPerDay)
+        let (year, month, day) = civilDay(daysSince1970: Int(days))
+        return String(unsafeUninitializedCapacity: 23) { buffer in
+            func put(_ value: Int, at start: Int, digits: Int) {
+                var rest = value
+                for offset in stride(from: digits - 1, through: 0, by: -1) {
+                    buffer[start + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+            }
+            put(year, at: 0, digits: 4)
+            buffer[4] = UInt8(ascii: "-")
+            put(month, at: 5, digits: 2)
+            buffer[7] = UInt8(ascii: "-")
+            put(day, at: 8, digits: 2)
+            buffer[10] = UInt8(ascii: " ")
+            put(ofDay / 3_600_000, at: 11, digits: 2)
+            buffer[13] = UInt8(ascii: ":")
+            put(ofDay / 60_000 % 60, at: 14, digits: 2)
+            buffer[16] = UInt8(ascii: ":")
+            put(ofDay / 1_000 % 60, at: 17, digits: 2)
+            buffer[19] = UInt8(ascii: ".")
+            put(ofDay % 1_000, at: 20, digits: 3)
+            return 23
+        }
+    }
+
+    /// The day of the proleptic Gregorian calendar `days` after 1970-01-01.
+    static func civilDay(daysSince1970 days: Int) -> (year: Int, month: Int, day: Int) {
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (era * 400 + yearOfEra + (month <= 2 ? 1 : 0), month, day)
     }
 
     /// Days from 1970-01-01 to the given day of the proleptic Gregorian calendar.

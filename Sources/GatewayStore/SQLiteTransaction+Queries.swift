@@ -40,12 +40,13 @@ extension SQLiteTransaction: QueryRepository {
             break
         case .createdSince(let since):
             conditions.append("r.created_at >= ?")
-            arguments += [since]
+            arguments += [StoredInstant.value(since)]
         case .pendingOrCreatedSince(let since):
             // The second condition follows from the first (a row is pending, or created since); it
             // lets the created-at indexes start at the oldest row that can qualify.
             conditions.append("(r.state = 'pending' OR r.created_at >= ?)")
             conditions.append("r.created_at >= min(?, coalesce((SELECT min(created_at) FROM access_requests WHERE state = 'pending'), ?))")
+            let since = StoredInstant.value(since)
             arguments += [since, since, since]
         }
         // Keyset pagination: the anchor's own stored instant, so the comparison is exact.
@@ -94,7 +95,7 @@ extension SQLiteTransaction: QueryRepository {
             WHERE r.state = 'pending' AND r.expires_at > ? AND u.email <> ? AND res.active AND \(reviewable.sql)
               AND NOT (r.approval_count > 0 AND EXISTS (
                   SELECT 1 FROM request_approvals a JOIN users au ON au.id = a.reviewer_id WHERE a.request_id = r.id AND au.email = ?))
-            """), arguments: [now, EmailAddress.normalize(viewer)] + reviewable.arguments + [EmailAddress.normalize(viewer)]) ?? 0
+            """), arguments: [StoredInstant.value(now), EmailAddress.normalize(viewer)] + reviewable.arguments + [EmailAddress.normalize(viewer)]) ?? 0
     }
 
     func accessStatus(user: String, resource: String, at instant: Date) throws -> AccessStatus {

@@ -43,9 +43,18 @@ extension SQLiteTransaction: SessionRepository {
         try Row.fetchOne(db.cachedStatement(sql: """
             SELECT s.*, u.email FROM web_sessions s JOIN users u ON u.id = s.user_id
             WHERE s.id_digest = ? AND s.ended_at IS NULL AND s.expires_at > ? AND u.active
-            """), arguments: [idDigest, now]).map { row in
-            WebSession(idDigest: row["id_digest"], user: row["email"], createdAt: row["created_at"], expiresAt: row["expires_at"])
+            """), arguments: [idDigest, StoredInstant.value(now)]).map { row in
+            WebSession(
+                idDigest: row["id_digest"], user: row["email"],
+                createdAt: try required(row.instant("created_at"), "created_at"), expiresAt: try required(row.instant("expires_at"), "expires_at")
+            )
         }
+    }
+
+    /// A session's instant, which the schema never leaves empty.
+    private func required(_ instant: Date?, _ column: String) throws -> Date {
+        guard let instant else { throw StoreError("web_sessions.\(column) is empty") }
+        return instant
     }
 
     func signedInFacts(idDigest: String, now: Date) throws -> SignedInFacts? {

@@ -64,3 +64,22 @@ func decodeIfPresent<E: RawRepresentable>(_ type: E.Type, _ row: Row, _ column: 
     }
     return value
 }
+
+/// ``decode(_:_:_:table:)`` for the column at `index` (called `column` in errors) of a row whose
+/// first column is its id.
+func decode<E: RawRepresentable>(_ type: E.Type, _ row: Row, atIndex index: Int, named column: String, table: String) throws -> E where E.RawValue == String {
+    let raw: String = row[index]
+    guard let value = E(rawValue: raw) else {
+        throw UnreadableValue(table: table, rowID: row[0], column: column, value: raw)
+    }
+    return value
+}
+
+/// The optional form of ``decode(_:_:atIndex:named:table:)``.
+func decodeIfPresent<E: RawRepresentable>(_ type: E.Type, _ row: Row, atIndex index: Int, named column: String, table: String) throws -> E? where E.RawValue == String {
+    guard let raw: String = row[index] else { return nil }
+    guard let value = E(rawValue: raw) else {
+        throw UnreadableValue(table: table, rowID: row[0], column: column, value: raw)
+    }
+    return value
+}

@@ -29,6 +29,34 @@ import Testing
         }
     }
 
+    @Test("An instant bound to a query is written as the very text GRDB's formatter writes, to the millisecond")
+    func writesAsGRDB() throws {
+        var generator = SystemRandomNumberGenerator()
+        // Any double, not only whole milliseconds: the clock's instants carry microseconds and more.
+        var instants = (0..<200_000).map { _ in
+            Date(timeIntervalSince1970: Double.random(in: -2_208_988_800...7_258_118_400, using: &generator))
+        }
+        instants += (0..<50_000).map { _ in
+            Date(timeIntervalSince1970: Double(Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &generator)) / 1000)
+        }
+        instants += [0, -0.001, -0.000_1, 0.999, 0.999_9, 0.999_999_9, 951_782_399.999_9, 951_782_400, 1_709_164_800, 978_307_200,
+                     978_307_199.999_999, 4_102_444_799.999_9, 3_124_137_599.999_9, 817_696_984.567_500_1 + 978_307_200, Date.distantFuture.timeIntervalSince1970, -2_208_988_800, 1_796_004_184.567, 1_796_004_184.5675]
+            .map(Date.init(timeIntervalSince1970:))
+        instants += [Date(), Date(timeIntervalSinceReferenceDate: 0), Date(timeIntervalSinceReferenceDate: -0.000_000_1)]
+        for instant in instants {
+            guard case .string(let expected) = instant.databaseValue.storage else {
+                Issue.record("GRDB stored \(instant) as \(instant.databaseValue), not text")
+                continue
+            }
+            #expect(StoredInstant.text(instant) == expected, "\(instant.timeIntervalSinceReferenceDate)")
+        }
+        // Outside 1900 to 9999 GRDB's formatter writes the text (another calendar, more digits).
+        for instant in [Date.distantPast, Date(timeIntervalSince1970: -2_208_988_800.001), Date(timeIntervalSince1970: 253_402_300_800)] {
+            #expect(StoredInstant.text(instant) == nil)
+            #expect(StoredInstant.value(instant) == instant.databaseValue)
+        }
+    }
+
     @Test("A row's instant: NULL is nil, other forms are read by GRDB")
     func otherForms() throws {
         let database = try DatabaseQueue()
@@ -44,6 +72,10 @@ import Testing
             #expect(row.instant("seconds") == (row["seconds"] as Date?) && row.instant("seconds") != nil)
             #expect(row.instant("iso") == (row["iso"] as Date?))
             #expect(row.instant("number") == Date(timeIntervalSince1970: 1_800_000_000))
+            // By position, as the request list reads them.
+            #expect(row.instant(atIndex: 0) == exact)
+            #expect(row.instant(atIndex: 1) == nil)
+            #expect(row.instant(atIndex: 3) == (row["iso"] as Date?))
         }
         let malformed = Array("2026-13-30 02:03:04.567".utf8).withUnsafeBytes { StoredInstant.parse($0) }
         #expect(malformed == .otherForm)
