@@ -7,32 +7,41 @@ public enum Base64URL {
 
     /// `bytes` as unpadded base64url.
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        let input = Array(bytes)
-        var out: [UInt8] = []
-        out.reserveCapacity((input.count * 4 + 2) / 3)
-        var index = 0
-        while index + 3 <= input.count {
-            let group = Int(input[index]) << 16 | Int(input[index + 1]) << 8 | Int(input[index + 2])
-            out.append(alphabet[group >> 18 & 63])
-            out.append(alphabet[group >> 12 & 63])
-            out.append(alphabet[group >> 6 & 63])
-            out.append(alphabet[group & 63])
-            index += 3
+        if let encoded = bytes.withContiguousStorageIfAvailable({ encode(bytes: UnsafeRawBufferPointer($0)) }) { return encoded }
+        return Array(bytes).withUnsafeBytes { encode(bytes: $0) }
+    }
+
+    /// `bytes` as unpadded base64url, written straight into the string's storage.
+    public static func encode(bytes input: UnsafeRawBufferPointer) -> String {
+        let count = input.count / 3 * 4 + [0, 2, 3][input.count % 3]
+        return String(unsafeUninitializedCapacity: count) { out in
+            alphabet.withUnsafeBufferPointer { alphabet in
+                var index = 0, written = 0
+                while index + 3 <= input.count {
+                    let group = Int(input[index]) << 16 | Int(input[index + 1]) << 8 | Int(input[index + 2])
+                    out[written] = alphabet[group >> 18 & 63]
+                    out[written + 1] = alphabet[group >> 12 & 63]
+                    out[written + 2] = alphabet[group >> 6 & 63]
+                    out[written + 3] = alphabet[group & 63]
+                    index += 3
+                    written += 4
+                }
+                switch input.count - index {
+                case 1:
+                    let group = Int(input[index]) << 16
+                    out[written] = alphabet[group >> 18 & 63]
+                    out[written + 1] = alphabet[group >> 12 & 63]
+                case 2:
+                    let group = Int(input[index]) << 16 | Int(input[index + 1]) << 8
+                    out[written] = alphabet[group >> 18 & 63]
+                    out[written + 1] = alphabet[group >> 12 & 63]
+                    out[written + 2] = alphabet[group >> 6 & 63]
+                default:
+                    break
+                }
+            }
+            return count
         }
-        switch input.count - index {
-        case 1:
-            let group = Int(input[index]) << 16
-            out.append(alphabet[group >> 18 & 63])
-            out.append(alphabet[group >> 12 & 63])
-        case 2:
-            let group = Int(input[index]) << 16 | Int(input[index + 1]) << 8
-            out.append(alphabet[group >> 18 & 63])
-            out.append(alphabet[group >> 12 & 63])
-            out.append(alphabet[group >> 6 & 63])
-        default:
-            break
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// The bytes of canonical unpadded base64url `text`, or `nil` for anything else.

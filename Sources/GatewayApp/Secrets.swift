@@ -11,10 +11,7 @@ public enum Secrets {
 
     /// `byteCount` random bytes, base64url without padding (43 characters for the default 32).
     public static func randomToken(byteCount: Int = 32) -> String {
-        let bytes = SymmetricKey(size: SymmetricKeySize(bitCount: byteCount * 8)).withUnsafeBytes { Array($0) }
-        return Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        SymmetricKey(size: SymmetricKeySize(bitCount: byteCount * 8)).withUnsafeBytes { Base64URL.encode(bytes: $0) }
     }
 
     /// A new API key (`agk_` and 256 random bits) and the digest to store for it.

@@ -51,7 +51,7 @@ public enum GatewayWebServer {
     ) async throws -> Router<WebContext> {
         let web = WebApp(
             service: service, signer: signer, pages: try await WebPages(templatesDirectory: settings.templatesDirectory),
-            settings: settings, clock: service.clock, secret: try await service.storage.webSecret(), counters: WebCounters(), logger: logger
+            settings: settings, clock: service.clock, secret: WebKey(secret: try await service.storage.webSecret()), counters: WebCounters(), logger: logger
         )
         let router = Router(context: WebContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ClientAddressMiddleware(trustedProxies: settings.trustedProxies))

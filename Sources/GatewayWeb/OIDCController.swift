@@ -137,14 +137,14 @@ struct OIDCController: Sendable {
 /// The sign-in attempt's cookie: the attempt as JSON, base64url, and an HMAC tag of it under the
 /// installation's web secret, so that a browser can carry it but not forge or alter it.
 enum AttemptCookie {
-    static func seal(_ attempt: ProviderSignInAttempt, secret: [UInt8]) -> String {
+    static func seal(_ attempt: ProviderSignInAttempt, secret: WebKey) -> String {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         let payload = WebCrypto.base64URL((try? encoder.encode(attempt)) ?? Data())
         return payload + "." + WebCrypto.tag("oidc-attempt:" + payload, secret: secret)
     }
 
-    static func open(_ value: String, secret: [UInt8]) -> ProviderSignInAttempt? {
+    static func open(_ value: String, secret: WebKey) -> ProviderSignInAttempt? {
         let parts = value.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, value.utf8.count < 2_000,
               WebCrypto.isValidTag(String(parts[1]), for: "oidc-attempt:" + parts[0], secret: secret),

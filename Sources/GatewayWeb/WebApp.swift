@@ -13,8 +13,8 @@ struct WebApp: Sendable {
     let pages: WebPages
     let settings: WebSettings
     let clock: any GatewayClock
-    /// The installation's web secret: the key of CSRF form tokens.
-    let secret: [UInt8]
+    /// The installation's web secret, keyed: the key of CSRF form tokens.
+    let secret: WebKey
     let counters: WebCounters
     let logger: Logger
 
@@ -128,7 +128,7 @@ struct CSRF: Sendable {
     static func message(cookie: String, session: String, path: String) -> String { "csrf|\(cookie)|\(session)|\(path)" }
 
     /// The form field value for a form posting to `path`.
-    func token(for path: String, secret: [UInt8]) -> String {
+    func token(for path: String, secret: WebKey) -> String {
         WebCrypto.tag(Self.message(cookie: cookieValue, session: sessionBinding, path: path), secret: secret)
     }
 
@@ -143,7 +143,7 @@ struct CSRF: Sendable {
 
     /// Whether `request` posting `form` to `path` carries the cookie and the matching form token for
     /// its session, and, when the browser named an origin, comes from this server.
-    static func verify(_ request: Request, _ context: WebContext, form: FormData, path: String, secret: [UInt8]) -> Bool {
+    static func verify(_ request: Request, _ context: WebContext, form: FormData, path: String, secret: WebKey) -> Bool {
         // Browsers send `Origin: null` from pages with `Referrer-Policy: no-referrer` (every page
         // here): only a real, different origin is refused; the form token is checked in every case.
         if let origin = request.headers[.origin], origin != "null" {

@@ -13,6 +13,7 @@ import ApprovalTokens
                 .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
             let encoded = Base64URL.encode(bytes)
             #expect(encoded == expected)
+            #expect(Base64URL.encode(AnySequence(bytes)) == expected)
             if length > 0 { #expect(Base64URL.decode(encoded[...]) == bytes) }
         }
     }
