@@ -75,7 +75,7 @@ let package = Package(
         /// The SQLite store (GRDB): migrations, requests, decisions, grants, audit.
         .target(
             name: "GatewayStore",
-            dependencies: ["GatewayCore", "GatewayApp", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["GatewayCore", "GatewayApp", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         /// The PostgreSQL store (PostgresNIO): a connection pool running the repositories'
         /// transactions, and versioned migrations. Several gateways share one database.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Stored instants read and written by arithmetic instead of through Foundation's calendar and
 /// date formatter.
@@ -13,38 +14,56 @@ import GRDB
 extension Row {
     /// The instant in `column`, `nil` when it is `NULL`.
     func instant(_ column: String) -> Date? {
-        let parsed = (try? withUnsafeData(named: column, StoredInstant.parse(_:))) ?? .otherForm
-        switch parsed {
-        case .null: return nil
-        case .instant(let date): return date
-        case .otherForm: return self[column]
-        }
+        (self[column] as StoredInstant.Column?)?.date
     }
 
-    /// The instant in the column at `index`, `nil` when it is `NULL`.
+    /// The instant in the column at `index`, `nil` when it is `NULL`; read from the statement's
+    /// own text, without copying it, while the row is a cursor's.
     func instant(atIndex index: Int) -> Date? {
-        let parsed = (try? withUnsafeData(atIndex: index, StoredInstant.parse(_:))) ?? .otherForm
-        switch parsed {
-        case .null: return nil
-        case .instant(let date): return date
-        case .otherForm: return self[index]
-        }
+        (self[index] as StoredInstant.Column?)?.date
     }
 }
 
 /// GRDB's text form of an instant, `yyyy-MM-dd HH:mm:ss.SSS` in UTC.
 enum StoredInstant {
     enum Parsed: Equatable {
-        case null
         case instant(Date)
         /// Not this exact form: GRDB reads it.
         case otherForm
     }
 
-    /// A column's bytes as GRDB hands them over (`nil` for `NULL`).
-    static func parse(_ data: Data?) -> Parsed {
-        guard let data else { return .null }
-        return data.withUnsafeBytes { parse($0) }
+    /// An instant column: GRDB hands a statement's column to ``init(sqliteStatement:index:)``,
+    /// which parses SQLite's own text in place; a copied row's value comes through
+    /// ``fromDatabaseValue(_:)``.
+    struct Column: DatabaseValueConvertible, StatementColumnConvertible {
+        var date: Date
+
+        init(date: Date) {
+            self.date = date
+        }
+
+        init?(sqliteStatement: SQLiteStatement, index: CInt) {
+            // Only a TEXT value is read as text: asking SQLite for the text of a number would
+            // convert the column's value in place.
+            if sqlite3_column_type(sqliteStatement, index) == SQLITE_TEXT, let text = sqlite3_column_text(sqliteStatement, index),
+               case .instant(let date) = parse(UnsafeRawBufferPointer(start: text, count: Int(sqlite3_column_bytes(sqliteStatement, index)))) {
+                self.date = date
+            } else if let date = Date(sqliteStatement: sqliteStatement, index: index) {
+                self.date = date
+            } else {
+                return nil
+            }
+        }
+
+        var databaseValue: DatabaseValue { StoredInstant.value(date) }
+
+        static func fromDatabaseValue(_ value: DatabaseValue) -> Column? {
+            if case .string(var text) = value.storage,
+               case .instant(let date) = text.withUTF8({ parse(UnsafeRawBufferPointer($0)) }) {
+                return Column(date: date)
+            }
+            return Date.fromDatabaseValue(value).map(Column.init(date:))
+        }
     }
 
     static func parse(_ bytes: UnsafeRawBufferPointer) -> Parsed {

@@ -77,6 +77,21 @@ import Testing
             #expect(row.instant(atIndex: 1) == nil)
             #expect(row.instant(atIndex: 3) == (row["iso"] as Date?))
         }
+        // A cursor's row: the values are read from SQLite's own column text, and a number stays a number.
+        try database.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT '2026-11-30 02:03:04.567' AS exact, NULL AS empty, '2026-11-30 02:03:04' AS seconds,
+                       '2026-11-30T02:03:04.567Z' AS iso, 1800000000 AS number
+                """)
+            let row = try #require(try rows.next())
+            #expect(row.instant(atIndex: 0) == (row[0] as Date?))
+            #expect(abs(try #require(row.instant(atIndex: 0)).timeIntervalSince1970 - 1_796_004_184.567) < 0.000_001)
+            #expect(row.instant(atIndex: 1) == nil)
+            #expect(row.instant(atIndex: 2) == (row[2] as Date?) && row.instant(atIndex: 2) != nil)
+            #expect(row.instant(atIndex: 3) == (row[3] as Date?))
+            #expect(row.instant("number") == Date(timeIntervalSince1970: 1_800_000_000))
+            #expect(row[4] as Int64 == 1_800_000_000)
+        }
         let malformed = Array("2026-13-30 02:03:04.567".utf8).withUnsafeBytes { StoredInstant.parse($0) }
         #expect(malformed == .otherForm)
     }
