@@ -50,7 +50,8 @@ public struct RequestListing: Sendable {
 
     /// The name to show for `email`: the directory's, or the address itself.
     public func name(of email: String) -> String {
-        names[EmailAddress.normalize(email)] ?? email
+        // Stored addresses are normalised already: the direct look-up almost always answers.
+        names[email] ?? names[EmailAddress.normalize(email)] ?? email
     }
 }
 

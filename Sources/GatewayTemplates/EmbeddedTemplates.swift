@@ -535,7 +535,7 @@ If it was not you, ignore this email: nothing happens unless the link is opened 
 <body>
 <header class="top">
   <a class="brand" href="/">approval-gateway</a>
-  {{#viewer_email}}
+  {{#signed_in}}
   <nav>
     {{#nav_requests}}<a href="/requests">Access Requests</a>{{/nav_requests}}
     <a href="/my-requests">My requests</a>
@@ -552,7 +552,7 @@ If it was not you, ignore this email: nothing happens unless the link is opened 
     <span class="user">{{viewer_name}}</span>
     <form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{{logout_csrf}}"><button type="submit" class="link">Sign out</button></form>
   </div>
-  {{/viewer_email}}
+  {{/signed_in}}
 </header>
 <main>
 
@@ -1350,8 +1350,8 @@ components:
 {{> _top}}
 <h1>Access Requests</h1>
 <form method="get" action="/requests" class="filters">
-  <label>State <select name="state">{{#states}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/states}}</select></label>
-  <label>Resource <select name="resource"><option value="">all</option>{{#resources}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/resources}}</select></label>
+  <label>State <select name="state">{{{state_options}}}</select></label>
+  <label>Resource <select name="resource">{{{resource_options}}}</select></label>
   <label>Requester <input name="requester" value="{{requester}}" placeholder="email"></label>
   <button type="submit">Filter</button>
 </form>

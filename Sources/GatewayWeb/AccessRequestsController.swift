@@ -113,6 +113,9 @@ struct AccessRequestsController: Sendable {
     /// How far back the Access Requests page's default view goes (open requests always show).
     static let recentWindow: TimeInterval = 90 * 86_400
 
+    /// The state filter's choices: value and label.
+    static let stateChoices = [("recent", "open and last 90 days")] + ["open", "approved", "denied", "expired", "cancelled"].map { ($0, $0) }
+
     func addRoutes(to router: Router<WebContext>) {
         router.get("/") { _, context in
             context.identity == nil ? web.redirect("/login") : web.redirect("/requests")
@@ -158,8 +161,8 @@ struct AccessRequestsController: Sendable {
             var context: [String: Any] = [
                 "request_table": web.requestTable(found, of: listing, viewer: viewer, csrf: csrf, returnTo: returnTo),
                 "empty": found.isEmpty,
-                "states": ["recent", "open", "approved", "denied", "expired", "cancelled"].map { ["value": $0, "label": $0 == "recent" ? "open and last 90 days" : $0, "selected": $0 == stateChoice] },
-                "resources": viewer.visibleResources.map { ["name": $0.name, "selected": $0.name == query["resource"]] },
+                "state_options": HTMLWriter.options(Self.stateChoices, selected: stateChoice),
+                "resource_options": HTMLWriter.options([("", "all")] + viewer.visibleResources.map { ($0.name, $0.name) }, selected: query["resource"] ?? ""),
                 "requester": query["requester"] ?? "",
             ]
             context.merge(links) { _, new in new }

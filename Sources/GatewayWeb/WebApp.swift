@@ -46,6 +46,9 @@ struct WebApp: Sendable {
         var context = context
         context["title"] = title
         if let viewer {
+            // A section on a value pushes it onto the template's lookup stack, in front of every
+            // name inside it: the layout's section is this flag, and the address a value.
+            context["signed_in"] = true
             context["viewer_name"] = viewer.user.name
             context["viewer_email"] = viewer.user.email
             context["nav_requests"] = viewer.mayReviewSomething

@@ -25,6 +25,13 @@ import Testing
         #expect(html.contains("Rita &lt;Requester&gt;"))
     }
 
+    @Test("LINK-11: a select's options are escaped; only the chosen one is marked selected")
+    func selectOptions() {
+        let html = HTMLWriter.options([("", "all"), ("prod-db", "prod-db"), ("a\"b", "<b>")], selected: "prod-db")
+        #expect(html == "<option value=\"\">all</option><option value=\"prod-db\" selected>prod-db</option><option value=\"a&quot;b\">&lt;b&gt;</option>")
+        #expect(!HTMLWriter.options([("x", "x")], selected: "y").contains("selected"))
+    }
+
     @Test("Rows carry data-request, the link, the state class; a decider's name; 1 of 2 under a quorum")
     func rowMarkup() {
         let decided = request(2, state: .approved, decision: Decision(reviewer: "ann@example.test", action: .approve, decidedAt: now, channel: .reply, comment: nil))
