@@ -16,7 +16,15 @@ extension SQLiteStore: GatewayStorage {
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
-        try await pool.read { db in try body(SQLiteTransaction(db: db)) }
+        // GRDB's `async` read crosses threads four times: onto the pool's waiting queue and back,
+        // onto the reader's queue and back. Its callback form goes from one queue to the next and
+        // resumes the caller once. A read is short and never waits on a writer (WAL), so it is
+        // not interrupted when the task is cancelled.
+        try await withCheckedThrowingContinuation { continuation in
+            pool.asyncRead { database in
+                continuation.resume(with: Result { try body(SQLiteTransaction(db: database.get())) })
+            }
+        }
     }
 }
 
