@@ -14,11 +14,20 @@ extension SQLiteTransaction: DirectoryRepository {
     func users(emails: Set<String>, orRoles roles: Set<AdminRole>) throws -> [User] {
         guard !emails.isEmpty || !roles.isEmpty else { return [] }
         let list = { (count: Int) in Array(repeating: "?", count: count).joined(separator: ",") }
-        var arguments = StatementArguments(emails.map(EmailAddress.normalize))
-        arguments += StatementArguments(roles.map(\.rawValue))
-        return try Array(Row.fetchCursor(db, sql: """
-            SELECT * FROM users WHERE email IN (\(list(emails.count))) OR role IN (\(list(roles.count))) ORDER BY email
-            """, arguments: arguments).map(User.init(row:)))
+        // A page asks for the names of a varying number of people: the list is padded (with its
+        // first address) to a power of two, so that a few statements serve every page and stay
+        // compiled in the connection's cache. There are only three roles.
+        var addresses = emails.map(EmailAddress.normalize)
+        if let first = addresses.first {
+            var size = 8
+            while size < addresses.count { size *= 2 }
+            addresses += Array(repeating: first, count: size - addresses.count)
+        }
+        var arguments = StatementArguments(addresses)
+        arguments += StatementArguments(roles.map(\.rawValue).sorted())
+        return try Array(Row.fetchCursor(db.cachedStatement(sql: """
+            SELECT * FROM users WHERE email IN (\(list(addresses.count))) OR role IN (\(list(roles.count))) ORDER BY email
+            """), arguments: arguments).map(User.init(row:)))
     }
     func groups() throws -> [Group] { try db.fetchGroups() }
     func groupNames(of email: String) throws -> Set<String> { try db.groupNames(of: email) }

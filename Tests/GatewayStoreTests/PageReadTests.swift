@@ -50,6 +50,21 @@ import Testing
         #expect(try await gateway.service.viewer(sessionSecret: other) == nil)
     }
 
+    @Test("People by address, any number of them, each once (the SQLite store pads the list to a few statement shapes); roles add their holders", arguments: StoreBackend.allCases)
+    func usersByAddress(backend: StoreBackend) async throws {
+        let gateway = try await Fixture.gateway(backend).gateway
+        let known = try await gateway.store.read { try $0.users() }.map(\.email)
+        for count in [1, 2, 7, 8, 9, known.count] where count <= known.count {
+            // Unknown and differently-cased addresses are asked for too: they find nobody extra.
+            let asked = Set(known.prefix(count).map { $0.uppercased() } + ["nobody-\(count)@example.test"])
+            let found = try await gateway.store.read { try $0.users(emails: asked, orRoles: []) }.map(\.email)
+            #expect(found == Array(known.prefix(count)).sorted(), "\(count) addresses")
+        }
+        let admins = try await gateway.store.read { try $0.users(emails: ["requester1@example.test"], orRoles: [.admin]) }.map(\.email)
+        #expect(admins.contains("requester1@example.test") && admins.contains("admin@example.test") && Set(admins).count == admins.count)
+        #expect(try await gateway.store.read { try $0.users(emails: [], orRoles: []) }.isEmpty)
+    }
+
     @Test("A listing names the people on it, marks the open requests the viewer approved already and counts the bell; own listings and admin listings keep to their scope", arguments: StoreBackend.allCases)
     func listing(backend: StoreBackend) async throws {
         let gateway = try await QuorumTests.gateway(backend).gateway
