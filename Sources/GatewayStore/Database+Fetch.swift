@@ -225,3 +225,14 @@ extension AccessLock {
         self.init(user: row["email"], resource: row["name"], lockedAt: row["locked_at"], liftedAt: row["lifted_at"])
     }
 }
+
+extension StatementArguments {
+    /// Positional arguments of `texts`.
+    ///
+    /// GRDB's initialiser from a sequence of a generic value type builds a key path for each call,
+    /// which the runtime instantiates from its mangled name: a page that asks for a list of names
+    /// spent more on that than on the query.
+    init(texts: [String]) {
+        self.init(texts.map { $0.databaseValue as (any DatabaseValueConvertible)? })
+    }
+}

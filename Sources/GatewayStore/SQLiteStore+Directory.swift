@@ -23,8 +23,8 @@ extension SQLiteTransaction: DirectoryRepository {
             while size < addresses.count { size *= 2 }
             addresses += Array(repeating: first, count: size - addresses.count)
         }
-        var arguments = StatementArguments(addresses)
-        arguments += StatementArguments(roles.map(\.rawValue).sorted())
+        var arguments = StatementArguments(texts: addresses)
+        arguments += StatementArguments(texts: roles.map(\.rawValue).sorted())
         return try Array(Row.fetchCursor(db.cachedStatement(sql: """
             SELECT * FROM users WHERE email IN (\(list(addresses.count))) OR role IN (\(list(roles.count))) ORDER BY email
             """), arguments: arguments).map(User.init(row:)))

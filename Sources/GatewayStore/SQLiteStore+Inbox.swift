@@ -91,7 +91,7 @@ extension SQLiteTransaction: InboxRepository {
         guard !kinds.isEmpty else { return 0 }
         var sql = "SELECT count(*) FROM inbox_answers WHERE reviewer = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ", ")))"
         var arguments: StatementArguments = [EmailAddress.normalize(reviewer)]
-        arguments += StatementArguments(kinds.map(\.rawValue).sorted())
+        arguments += StatementArguments(texts: kinds.map(\.rawValue).sorted())
         if let requestID {
             sql += " AND request_id = ?"
             arguments += [requestID]

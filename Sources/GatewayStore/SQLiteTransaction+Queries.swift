@@ -24,7 +24,7 @@ extension SQLiteTransaction: QueryRepository {
         if let states = filter.states {
             guard !states.isEmpty else { return [] }
             conditions.append("r.state IN (\(states.map { _ in "?" }.joined(separator: ", ")))")
-            arguments += StatementArguments(states.map(\.rawValue).sorted())
+            arguments += StatementArguments(texts: states.map(\.rawValue).sorted())
         }
         // By id, looked up once: the planner then ranges over (resource_id, created_at).
         if let resource = filter.resource {
