@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import GatewayCore
 
 /// Stored instants read and written by arithmetic instead of through Foundation's calendar and
 /// date formatter.
@@ -86,7 +87,7 @@ enum StoredInstant {
         // As Foundation builds it, to the last bit: the day's start since 2001, plus the time of day
         // with its fraction. Adding the fraction to the whole seconds instead rounds differently for
         // about one instant in 50,000.
-        let dayStart = Double(daysSince1970(year: year, month: month, day: day) * 86_400 - 978_307_200)
+        let dayStart = Double(CivilDay(year: year, month: month, day: day).daysSince1970 * 86_400 - 978_307_200)
         let timeOfDay = Double(hour * 3_600 + minute * 60 + second) + Double(millisecond * 1_000_000) / 1_000_000_000
         return .instant(Date(timeIntervalSinceReferenceDate: dayStart + timeOfDay))
     }
@@ -106,7 +107,7 @@ enum StoredInstant {
         let millisecondsPerDay: Int64 = 86_400_000
         let days = total >= 0 ? total / millisecondsPerDay : (total - millisecondsPerDay + 1) / millisecondsPerDay
         let ofDay = Int(total - days * millisecondsPerDay)
-        let (year, month, day) = civilDay(daysSince1970: Int(days))
+        let civil = CivilDay(daysSince1970: Int(days))
         return String(unsafeUninitializedCapacity: 23) { buffer in
             func put(_ value: Int, at start: Int, digits: Int) {
                 var rest = value
@@ -115,11 +116,11 @@ enum StoredInstant {
                     rest /= 10
                 }
             }
-            put(year, at: 0, digits: 4)
+            put(civil.year, at: 0, digits: 4)
             buffer[4] = UInt8(ascii: "-")
-            put(month, at: 5, digits: 2)
+            put(civil.month, at: 5, digits: 2)
             buffer[7] = UInt8(ascii: "-")
-            put(day, at: 8, digits: 2)
+            put(civil.day, at: 8, digits: 2)
             buffer[10] = UInt8(ascii: " ")
             put(ofDay / 3_600_000, at: 11, digits: 2)
             buffer[13] = UInt8(ascii: ":")
@@ -130,28 +131,5 @@ enum StoredInstant {
             put(ofDay % 1_000, at: 20, digits: 3)
             return 23
         }
-    }
-
-    /// The day of the proleptic Gregorian calendar `days` after 1970-01-01.
-    static func civilDay(daysSince1970 days: Int) -> (year: Int, month: Int, day: Int) {
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (era * 400 + yearOfEra + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    /// Days from 1970-01-01 to the given day of the proleptic Gregorian calendar.
-    static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
-        let shifted = month <= 2 ? year - 1 : year
-        let era = (shifted >= 0 ? shifted : shifted - 399) / 400
-        let yearOfEra = shifted - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }
